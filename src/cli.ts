@@ -1,0 +1,195 @@
+/**
+ * `rsi`: the same cycle as the extension, headless (CI, nightly runs, benchmarks).
+ * Exit codes: 0 cycles ran (kept or not), 1 engine failure, 2 usage or config error.
+ */
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { parseArgs } from 'node:util';
+import { calibrate } from './core/calibration';
+import { ConfigError } from './core/config';
+import { EngineStop, fmt, pct, runCycles, type EngineEvent, type RunSummary } from './core/cycle';
+import { readLessons, type Lesson } from './core/lessons';
+import { createProposer, PROPOSER_KINDS } from './core/proposers';
+import { RunnerClient } from './runner/client';
+
+const USAGE = `usage:
+  rsi cycle [--cycles N] [--proposer NAME] [--auto-accept] [--json] [--workspace DIR]
+  rsi calibrate [--json] [--workspace DIR]
+  rsi lessons [--json] [--workspace DIR]
+
+  --cycles N        cycles to run (default 1); each kept winner is the next cycle's baseline
+  --proposer NAME   who proposes changes: ${PROPOSER_KINDS.join(', ')} (default: the config's)
+  --auto-accept     write each kept winner to the workspace; without it your files are never written
+  --json            print the result as JSON on stdout (progress stays on stderr)
+  --workspace DIR   the workspace holding .rsi/config.json (default: the current directory)`;
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        cycles: { type: 'string' },
+        proposer: { type: 'string' },
+        'auto-accept': { type: 'boolean' },
+        json: { type: 'boolean' },
+        workspace: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  const [command, ...extra] = positionals;
+  if (values.help || command === undefined) {
+    process.stdout.write(USAGE + '\n');
+    return values.help ? 0 : 2;
+  }
+  if (extra.length > 0) throw new UsageError(`unexpected argument: ${extra[0]}`);
+  const workspace = path.resolve(values.workspace ?? '.');
+
+  if (command === 'lessons') return printLessons(workspace, values.json ?? false);
+  if (command !== 'cycle' && command !== 'calibrate') throw new UsageError(`unknown command: ${command}`);
+
+  const cycles = values.cycles === undefined ? 1 : Number(values.cycles);
+  if (!Number.isInteger(cycles) || cycles < 1) throw new UsageError(`--cycles must be a whole number of at least 1, not "${values.cycles}"`);
+  const proposerName = values.proposer;
+  if (proposerName !== undefined && !(PROPOSER_KINDS as readonly string[]).includes(proposerName)) {
+    throw new UsageError(`--proposer must be one of ${PROPOSER_KINDS.join(', ')}, not "${proposerName}"`);
+  }
+
+  const controller = new AbortController();
+  process.once('SIGINT', () => {
+    process.stderr.write('\nstopping: the current run is killed, nothing of it is kept\n');
+    controller.abort();
+  });
+  const runner = new RunnerClient({ runnerPath: path.join(__dirname, 'runner.js'), log: (line) => process.stderr.write(line + '\n') });
+  const options = {
+    workspace,
+    runner,
+    storageRoot: process.env.RSI_SANDBOX_ROOT ?? path.join(os.tmpdir(), 'rsi-sandboxes'),
+    proposer: proposerName === undefined ? undefined : createProposer(proposerName as (typeof PROPOSER_KINDS)[number]),
+    autoAccept: values['auto-accept'] ?? false,
+    signal: controller.signal,
+    onEvent: progressPrinter(),
+  };
+  try {
+    if (command === 'calibrate') {
+      const calibration = await calibrate(options);
+      if (values.json) process.stdout.write(JSON.stringify(calibration, null, 2) + '\n');
+      else {
+        const kind = calibration.deterministic ? 'deterministic metric: any change is real' : `noise floor ${pct(calibration.floor).slice(1)}`;
+        process.stdout.write(`${kind} (${calibration.runs} A/A pairs, median ${fmt(calibration.spread.median)}); saved to .rsi/calibration.json\n`);
+      }
+      return controller.signal.aborted ? 130 : 0;
+    }
+    const summary = await runCycles(options, cycles);
+    process.stdout.write(values.json ? JSON.stringify(summary, null, 2) + '\n' : renderSummary(summary));
+    return summary.cancelled ? 130 : 0;
+  } finally {
+    await runner.dispose();
+  }
+}
+
+/** One stderr line per stage and candidate phase; on a terminal the run counts update in place. */
+function progressPrinter(): (event: EngineEvent) => void {
+  const live = process.stderr.isTTY;
+  let open = false;
+  const line = (text: string, transient = false) => {
+    if (open) process.stderr.write(live ? '\r\x1b[K' : '\n');
+    process.stderr.write(text + (transient && live ? '' : '\n'));
+    open = transient && live;
+  };
+  let lastPhase = '';
+  return (event) => {
+    switch (event.kind) {
+      case 'stage':
+        line(`[cycle ${event.cycle}] ${event.message}`);
+        break;
+      case 'log':
+        line(`  ${event.message}`);
+        break;
+      case 'candidate': {
+        const key = `${event.cycle}/${event.index}/${event.phase}`;
+        const text = `[cycle ${event.cycle}] candidate ${event.index + 1}/${event.total} ${event.phase}: ${event.hypothesis}` +
+          (event.phase === 'gate' ? '' : ` (runs ${event.runs.baseline} baseline, ${event.runs.candidate} candidate)`);
+        if (live) line(text, true);
+        else if (key !== lastPhase) line(text);
+        lastPhase = key;
+        break;
+      }
+      case 'lesson':
+        line(`[cycle ${event.cycle}]   -> ${describeLesson(event.lesson)}`);
+        break;
+      case 'cycle':
+        break;
+    }
+  };
+}
+
+function describeLesson(lesson: Lesson): string {
+  const m = lesson.metric;
+  const evidence = m
+    ? ` ${pct(m.change)} [${pct(m.ci[0])}, ${pct(m.ci[1])}], p=${m.p.toPrecision(2)}, n=${m.baseline.n}+${m.candidate.n}`
+    : '';
+  const detail = !m && lesson.detail ? `: ${lesson.detail.split('\n')[0]}` : '';
+  return `${lesson.outcome}${evidence}${detail}`;
+}
+
+function renderSummary(summary: RunSummary): string {
+  const out: string[] = [];
+  const { name, direction } = summary.metric;
+  for (const report of summary.cycles) {
+    const b = report.baseline;
+    out.push(`cycle ${report.cycle}: baseline ${name} ${fmt(b.median)} (n=${b.n}${b.deterministic ? ', deterministic' : ''}), noise floor ${pct(report.noiseFloor).slice(1)}, ${direction}`);
+    for (const lesson of report.lessons) {
+      const mark = lesson === report.winner ? '*' : ' ';
+      out.push(` ${mark} ${lesson.hypothesis}\n      ${describeLesson(lesson)}`);
+    }
+  }
+  const counts = Object.entries(summary.outcomes).map(([k, v]) => `${v} ${k}`).join(', ');
+  out.push(`\n${summary.cycles.length} cycle(s) in ${(summary.durationMs / 1000).toFixed(1)} s: ${counts || 'no candidates'}${summary.cancelled ? ' (stopped)' : ''}`);
+  if (summary.applied.length > 0) out.push(`applied to the workspace: ${summary.applied.map((l) => l.hypothesis).join('; ')}`);
+  if (summary.proposal) {
+    out.push(`\npending proposal (your files are unchanged; run with --auto-accept to apply, or apply this diff):\n`);
+    out.push(summary.proposal.patch);
+  } else if (summary.applied.length === 0) {
+    out.push('nothing beat the baseline beyond the noise: your files are unchanged');
+  }
+  return out.join('\n') + '\n';
+}
+
+async function printLessons(workspace: string, json: boolean): Promise<number> {
+  const log = await readLessons(workspace);
+  if (json) {
+    process.stdout.write(JSON.stringify({ lessons: log.lessons, verdicts: Object.fromEntries(log.verdicts), skippedLines: log.skipped }, null, 2) + '\n');
+    return 0;
+  }
+  if (log.lessons.length === 0) process.stdout.write('no lessons yet: run `rsi cycle`\n');
+  for (const lesson of log.lessons) {
+    const verdict = log.verdicts.get(lesson.id);
+    process.stdout.write(`${lesson.time}  cycle ${lesson.cycle}  ${lesson.hypothesis}\n    ${describeLesson(lesson)}${verdict ? ` (${verdict} by you)` : ''}\n`);
+  }
+  if (log.skipped.length > 0) process.stderr.write(`skipped unreadable lines of .rsi/lessons.jsonl: ${log.skipped.join(', ')}\n`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof UsageError) {
+      process.stderr.write(`rsi: ${err.message}\n${USAGE}\n`);
+      process.exit(2);
+    }
+    if (err instanceof ConfigError) {
+      process.stderr.write(`rsi: invalid config: ${err.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`rsi: ${err instanceof EngineStop ? err.message : (err as Error).stack ?? String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,121 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import Ajv, { type ErrorObject } from 'ajv';
+import schema from '../../schemas/config.schema.json';
+import type { MetricSpec } from '../runner/protocol';
+import type { Direction } from './lessons';
+
+/** How the metric's number is read from a run. */
+export type MetricReader = 'wallTime' | { regex: string } | { json: string };
+
+export type ProposerConfig = 'tuner' | { kind: 'tuner' };
+
+/** `.rsi/config.json`, with every default filled in. The schema file is the single source of defaults. */
+export interface RsiConfig {
+  metric: { name: string; command: string; read: MetricReader; direction: Direction };
+  gate: string[];
+  targets: string[];
+  protected: string[];
+  proposer: ProposerConfig;
+  candidates: number;
+  seed: number;
+  sampling: { minRuns: number; maxRuns: number; alpha: number; confirm: boolean };
+  noise: { floor: number | null; calibrationRuns: number };
+  limits: { timeoutMs: number; memoryGrowth: number; outputBytes: number };
+}
+
+export const CONFIG_FILE = path.join('.rsi', 'config.json');
+
+export interface ConfigProblem {
+  /** Dotted path of the field, e.g. `sampling.minRuns`; empty for the whole file. */
+  field: string;
+  message: string;
+}
+
+/** A config the user must fix; the message names every field at fault. */
+export class ConfigError extends Error {
+  constructor(readonly file: string, readonly problems: ConfigProblem[]) {
+    super(`${file}: ` + problems.map((p) => (p.field ? `${p.field}: ${p.message}` : p.message)).join('; '));
+    this.name = 'ConfigError';
+  }
+}
+
+const validate = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: false }).compile<RsiConfig>(schema);
+
+export async function loadConfig(workspace: string): Promise<RsiConfig> {
+  const file = path.join(workspace, CONFIG_FILE);
+  let text: string;
+  try {
+    text = await fs.readFile(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      throw new ConfigError(file, [{ field: '', message: 'not found: create it (see the README, "Configuration")' }]);
+    }
+    throw err;
+  }
+  return parseConfig(text, file);
+}
+
+export function parseConfig(text: string, file = CONFIG_FILE): RsiConfig {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new ConfigError(file, [{ field: '', message: `not valid JSON (${(err as Error).message})` }]);
+  }
+  if (!validate(data)) throw new ConfigError(file, describe(validate.errors ?? []));
+  const problems = checkSemantics(data);
+  if (problems.length > 0) throw new ConfigError(file, problems);
+  return data;
+}
+
+/** What the schema cannot say. */
+function checkSemantics(config: RsiConfig): ConfigProblem[] {
+  const problems: ConfigProblem[] = [];
+  if (typeof config.metric.read === 'object' && 'regex' in config.metric.read) {
+    try {
+      new RegExp(config.metric.read.regex);
+    } catch (err) {
+      problems.push({ field: 'metric.read.regex', message: `not a valid regular expression (${(err as Error).message})` });
+    }
+  }
+  if (config.sampling.maxRuns < config.sampling.minRuns) {
+    problems.push({ field: 'sampling.maxRuns', message: `must be at least sampling.minRuns (${config.sampling.minRuns})` });
+  }
+  return problems;
+}
+
+/** Turns Ajv's errors into one line per field, in the user's terms. */
+function describe(errors: ErrorObject[]): ConfigProblem[] {
+  // A failed oneOf also reports every branch's own errors: keep only the oneOf, described by its schema.
+  const oneOfPaths = errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath);
+  const kept = errors.filter(
+    (e) => e.keyword === 'oneOf' || !oneOfPaths.some((p) => e.instancePath.startsWith(p) && e.schemaPath.includes('/oneOf/')),
+  );
+  const problems = kept.map((e): ConfigProblem => {
+    const field = e.instancePath.split('/').slice(1).join('.');
+    const at = (name: string) => (field ? `${field}.${name}` : name);
+    switch (e.keyword) {
+      case 'required':
+        return { field: at(e.params.missingProperty), message: 'missing (required)' };
+      case 'additionalProperties': {
+        const known = Object.keys((e.parentSchema as { properties?: object }).properties ?? {}).filter((k) => k !== '$schema');
+        return { field: at(e.params.additionalProperty), message: `unknown field; expected one of: ${known.join(', ')}` };
+      }
+      case 'enum':
+        return { field, message: `must be one of ${(e.params.allowedValues as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
+      case 'oneOf':
+        return { field, message: `must be ${(e.parentSchema as { description?: string }).description ?? 'of another form'}` };
+      default:
+        return { field, message: e.message ?? 'is invalid' };
+    }
+  });
+  // allErrors can report one field twice (e.g. type and minimum); keep the first.
+  return problems.filter((p, i) => problems.findIndex((q) => q.field === p.field) === i);
+}
+
+/** What the runner needs to run and read the metric. */
+export function metricSpec(config: RsiConfig): MetricSpec {
+  const { timeoutMs, outputBytes } = config.limits;
+  return { command: config.metric.command, read: config.metric.read, timeoutMs, outputBytes };
+}

@@ -1,0 +1,139 @@
+import { promises as fs } from 'node:fs';
+import * as path from 'node:path';
+import { createHash } from 'node:crypto';
+import { applyPatch, createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
+import picomatch from 'picomatch';
+import type { Edit, Proposal } from './proposers/types';
+
+/** One file's content before and after a candidate; null = the file does not exist on that side. */
+export interface FileChange {
+  path: string;
+  before: string | null;
+  after: string | null;
+}
+
+/** A proposal that passed validation: every path safe, every edit applied. */
+export interface Candidate {
+  hypothesis: string;
+  changes: FileChange[];
+  /** Unified diff against the baseline, the lesson's record of what was tried. */
+  patch: string;
+  patchHash: string;
+  proposal: Proposal;
+}
+
+export type Validation =
+  | { ok: true; candidate: Candidate }
+  | { ok: false; reason: string; files: string[]; patch: string };
+
+export interface ValidationScope {
+  workspace: string;
+  targets: string[];
+  protected: string[];
+  /** The baseline's content of a workspace-relative file (kept winners included); null when absent. */
+  readBase(relativePath: string): Promise<string | null>;
+}
+
+/** Never editable, whatever the config says: the loop's own memory and git's. */
+const ALWAYS_PROTECTED = ['.rsi/**', '.git/**'];
+
+/**
+ * Checks a proposal and turns it into concrete file contents. Every reason for refusal is a
+ * sentence for the `invalid` lesson's detail.
+ */
+export async function validateProposal(proposal: Proposal, scope: ValidationScope): Promise<Validation> {
+  const files = [...new Set(proposal.edits.map((e) => e.path))];
+  const refuse = (reason: string, patch = ''): Validation => ({ ok: false, reason, files, patch });
+  if (proposal.error) return refuse(proposal.error);
+  if (proposal.edits.length === 0) return refuse('the proposal contains no edit');
+
+  const isTarget = picomatch(scope.targets, { dot: true });
+  const isProtected = picomatch([...ALWAYS_PROTECTED, ...scope.protected], { dot: true });
+  const contents = new Map<string, { before: string | null; after: string | null }>();
+  for (const edit of proposal.edits) {
+    const rel = normalizeRelative(edit.path);
+    if (rel === undefined) return refuse(`${JSON.stringify(edit.path)} is outside the workspace`);
+    if (isProtected(rel)) return refuse(`${rel} is protected`);
+    if (!isTarget(rel)) return refuse(`${rel} is not in the targets (${scope.targets.join(', ')})`);
+    if (!(await staysInside(scope.workspace, rel))) return refuse(`${rel} leads outside the workspace through a symbolic link`);
+
+    let entry = contents.get(rel);
+    if (!entry) {
+      const before = await scope.readBase(rel);
+      entry = { before, after: before };
+      contents.set(rel, entry);
+    }
+    const applied = applyEdit(entry.after, edit, rel);
+    if (typeof applied === 'object') return refuse(applied.error);
+    entry.after = applied;
+  }
+
+  const changes = [...contents].map(([p, c]): FileChange => ({ path: p, ...c })).filter((c) => c.before !== c.after);
+  if (changes.length === 0) return refuse('the proposal changes nothing');
+  const patch = unifiedDiff(changes);
+  return { ok: true, candidate: { hypothesis: proposal.hypothesis, changes, patch, patchHash: hashPatch(patch), proposal } };
+}
+
+function applyEdit(current: string | null, edit: Edit, rel: string): string | { error: string } {
+  switch (edit.kind) {
+    case 'file':
+      return edit.content;
+    case 'patch': {
+      const result = applyPatch(current ?? '', edit.patch);
+      return result === false ? { error: `the patch does not apply to the current ${rel}` } : result;
+    }
+    case 'replace': {
+      if (current === null) return { error: `${rel} does not exist, so there is nothing to replace in it` };
+      const at = current.indexOf(edit.search);
+      if (edit.search === '' || at < 0) return { error: `the text to replace was not found in ${rel}` };
+      if (current.indexOf(edit.search, at + 1) >= 0) return { error: `the text to replace occurs more than once in ${rel}` };
+      return current.slice(0, at) + edit.replace + current.slice(at + edit.search.length);
+    }
+  }
+}
+
+/** A workspace-relative POSIX path, or undefined when the path is absolute or climbs out. */
+export function normalizeRelative(p: string): string | undefined {
+  if (p === '' || p.includes('\0') || path.isAbsolute(p) || path.win32.isAbsolute(p)) return undefined;
+  const normalized = path.posix.normalize(p.replace(/\\/g, '/'));
+  if (normalized === '..' || normalized.startsWith('../') || normalized === '.') return undefined;
+  return normalized.replace(/^\.\//, '');
+}
+
+/** True when the deepest existing part of the path resolves inside the workspace. */
+async function staysInside(workspace: string, rel: string): Promise<boolean> {
+  const root = await fs.realpath(workspace);
+  let probe = path.join(root, rel);
+  for (;;) {
+    try {
+      const real = await fs.realpath(probe);
+      return real === root || real.startsWith(root + path.sep);
+    } catch {
+      const parent = path.dirname(probe);
+      if (parent === probe) return false;
+      probe = parent;
+    }
+  }
+}
+
+/** The diff of several files, in path order so the same change always hashes the same. */
+export function unifiedDiff(changes: FileChange[]): string {
+  return [...changes]
+    .sort((x, y) => (x.path < y.path ? -1 : x.path > y.path ? 1 : 0))
+    .map((c) =>
+      createTwoFilesPatch(
+        c.before === null ? '/dev/null' : `a/${c.path}`,
+        c.after === null ? '/dev/null' : `b/${c.path}`,
+        c.before ?? '',
+        c.after ?? '',
+        undefined,
+        undefined,
+        { headerOptions: FILE_HEADERS_ONLY },
+      ),
+    )
+    .join('');
+}
+
+export function hashPatch(patch: string): string {
+  return createHash('sha256').update(patch).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,144 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import type { FromRunner, Method, ProgressEvent, RunnerMethods, ToRunner } from './protocol';
+
+export interface RunnerClientOptions {
+  /** The runner bundle (dist/runner.js). */
+  runnerPath: string;
+  /** Where the runner's stderr and restarts are reported. */
+  log?: (line: string) => void;
+  /** At most this many crashes within `crashWindowMs` are restarted; then requests fail. */
+  maxCrashes?: number;
+  crashWindowMs?: number;
+}
+
+export interface RequestOptions {
+  signal?: AbortSignal;
+  onEvent?: (event: ProgressEvent) => void;
+}
+
+interface Pending {
+  resolve(result: unknown): void;
+  reject(error: Error): void;
+  onEvent?: (event: ProgressEvent) => void;
+}
+
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'CancelledError';
+  }
+}
+
+/**
+ * The engine's side of the runner: starts it on the first request, restarts it after a crash
+ * within a budget, cancels requests, and stops it gracefully (then by force) on dispose.
+ */
+export class RunnerClient {
+  private child: ChildProcess | undefined;
+  private ready: Promise<ChildProcess> | undefined;
+  private readonly pending = new Map<number, Pending>();
+  private readonly crashes: number[] = [];
+  private nextId = 1;
+  private disposed = false;
+
+  constructor(private readonly options: RunnerClientOptions) {}
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  async request<M extends Method>(method: M, params: RunnerMethods[M]['params'], options: RequestOptions = {}): Promise<RunnerMethods[M]['result']> {
+    if (options.signal?.aborted) throw new CancelledError();
+    const child = await this.start();
+    const id = this.nextId++;
+    return new Promise<RunnerMethods[M]['result']>((resolve, reject) => {
+      const onAbort = () => void this.post(child, { type: 'cancel', id });
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const settle = () => options.signal?.removeEventListener('abort', onAbort);
+      this.pending.set(id, {
+        resolve: (result) => {
+          settle();
+          resolve(result as RunnerMethods[M]['result']);
+        },
+        reject: (error) => {
+          settle();
+          reject(error);
+        },
+        onEvent: options.onEvent,
+      });
+      if (!this.post(child, { type: 'request', id, method, params })) {
+        this.pending.delete(id);
+        settle();
+        reject(new Error('the runner is not running'));
+      }
+    });
+  }
+
+  /** Stops the runner: it kills what it runs and exits; after a deadline it is killed. */
+  async dispose(deadlineMs = 3000): Promise<void> {
+    this.disposed = true;
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
+    await exited;
+    clearTimeout(timer);
+  }
+
+  private start(): Promise<ChildProcess> {
+    if (this.disposed) return Promise.reject(new Error('the runner was stopped'));
+    if (this.ready) return this.ready;
+    const maxCrashes = this.options.maxCrashes ?? 5;
+    const windowMs = this.options.crashWindowMs ?? 3 * 60_000;
+    const now = Date.now();
+    while (this.crashes.length > 0 && now - this.crashes[0] > windowMs) this.crashes.shift();
+    if (this.crashes.length >= maxCrashes) {
+      return Promise.reject(new Error(`the runner crashed ${this.crashes.length} times in ${windowMs / 60_000} minutes; it is not restarted again (see the log)`));
+    }
+    this.ready = new Promise((resolve, reject) => {
+      const child = fork(this.options.runnerPath, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] });
+      this.child = child;
+      child.stderr?.setEncoding('utf8').on('data', (text: string) => {
+        for (const line of text.split('\n')) if (line) this.options.log?.(`[runner] ${line}`);
+      });
+      child.on('message', (message: FromRunner) => {
+        if (message.type === 'ready') resolve(child);
+        else this.receive(message);
+      });
+      child.once('error', reject);
+      child.once('exit', (code, signal) => {
+        if (this.child === child) {
+          this.child = undefined;
+          this.ready = undefined;
+        }
+        reject(new Error(`the runner exited before it was ready (${signal ?? code})`));
+        if (this.disposed) return;
+        this.crashes.push(Date.now());
+        this.options.log?.(`runner exited unexpectedly (${signal ?? `code ${code}`}); it restarts on the next request`);
+        const error = new Error(`the runner exited unexpectedly (${signal ?? `code ${code}`})`);
+        for (const pending of this.pending.values()) pending.reject(error);
+        this.pending.clear();
+      });
+    });
+    return this.ready;
+  }
+
+  private receive(message: Exclude<FromRunner, { type: 'ready' }>): void {
+    const pending = this.pending.get(message.id);
+    if (!pending) return;
+    if (message.type === 'event') {
+      pending.onEvent?.(message.event);
+      return;
+    }
+    this.pending.delete(message.id);
+    if ('error' in message) pending.reject(message.error.cancelled ? new CancelledError() : new Error(message.error.message));
+    else pending.resolve(message.result);
+  }
+
+  private post(child: ChildProcess, message: ToRunner): boolean {
+    if (!child.connected) return false;
+    child.send(message);
+    return true;
+  }
+}

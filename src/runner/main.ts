@@ -1,0 +1,122 @@
+/**
+ * The runner: a forked child that executes user code for the engine. Only Node builtins load at
+ * start-up, so it answers quickly and weighs little next to what it measures.
+ */
+import { execCommand, killAll } from './exec';
+import { compare, sample, CancelledError, firstLines, type SideDirs } from './measure';
+import type { FromRunner, GateParams, GateResult, Method, ProgressEvent, RunnerMethods, ToRunner } from './protocol';
+import { SandboxPool, type Sandbox } from './sandbox';
+
+let pool: SandboxPool | undefined;
+let sandboxes: { a: Sandbox; b: Sandbox } | undefined;
+const inFlight = new Map<number, AbortController>();
+
+function send(message: FromRunner): void {
+  process.send?.(message);
+}
+
+function dirs(): SideDirs {
+  if (!sandboxes) throw new Error('no sandbox prepared: call prepare first');
+  return { baseline: sandboxes.a.dir, candidate: sandboxes.b.dir };
+}
+
+type Handler<M extends Method> = (
+  params: RunnerMethods[M]['params'],
+  signal: AbortSignal,
+  emit: (event: ProgressEvent) => void,
+) => Promise<RunnerMethods[M]['result']>;
+
+const handlers: { [M in Method]: Handler<M> } = {
+  async ping() {
+    return { pid: process.pid, rssBytes: process.memoryUsage.rss(), uptimeMs: Math.round(process.uptime() * 1000) };
+  },
+  async prepare(params) {
+    const started = performance.now();
+    if (!pool || pool.workspace !== params.workspace || pool.storageRoot !== params.storageRoot) {
+      await pool?.release();
+      pool = new SandboxPool(params.storageRoot, params.workspace);
+    }
+    const prepared = await pool.acquire(params.overlay);
+    sandboxes = { a: prepared.a, b: prepared.b };
+    return {
+      baselineDir: prepared.a.dir,
+      candidateDir: prepared.b.dir,
+      copied: prepared.copied,
+      deleted: prepared.deleted,
+      ms: Math.round(performance.now() - started),
+    };
+  },
+  async setCandidate(params) {
+    const started = performance.now();
+    if (!sandboxes) throw new Error('no sandbox prepared: call prepare first');
+    await sandboxes.b.applyCandidate(params.files);
+    return { ms: Math.round(performance.now() - started) };
+  },
+  async gate(params, signal, emit) {
+    return runGate(params, dirs()[params.side], signal, emit);
+  },
+  sample: (params, signal, emit) => sample(params, dirs(), signal, emit),
+  compare: (params, signal, emit) => compare(params, dirs(), signal, emit),
+  async release() {
+    await pool?.release();
+    pool = undefined;
+    sandboxes = undefined;
+    return {};
+  },
+};
+
+async function runGate(params: GateParams, cwd: string, signal: AbortSignal, emit: (e: ProgressEvent) => void): Promise<GateResult> {
+  const started = performance.now();
+  const ms = () => Math.round(performance.now() - started);
+  for (const command of params.commands) {
+    emit({ kind: 'gate', side: params.side, command });
+    const result = await execCommand({ command, cwd, timeoutMs: params.timeoutMs, outputBytes: params.outputBytes, signal });
+    if (result.killedFor === 'cancel') throw new CancelledError();
+    if (result.killedFor === 'timeout') {
+      return { ok: false, command, reason: `timed out after ${params.timeoutMs} ms`, output: firstLines(result.stdout + result.stderr), ms: ms() };
+    }
+    if (result.exitCode !== 0) {
+      const reason = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+      return { ok: false, command, reason, output: firstLines(result.stdout + '\n' + result.stderr, 20), ms: ms() };
+    }
+  }
+  return { ok: true, ms: ms() };
+}
+
+async function handle(message: ToRunner): Promise<void> {
+  if (message.type === 'cancel') {
+    inFlight.get(message.id)?.abort();
+    return;
+  }
+  const { id, method } = message;
+  const controller = new AbortController();
+  inFlight.set(id, controller);
+  try {
+    const handler = handlers[method] as Handler<Method>;
+    if (!handler) throw new Error(`unknown method ${method}`);
+    const result = await handler(message.params as never, controller.signal, (event) => send({ type: 'event', id, event }));
+    send({ type: 'response', id, result });
+  } catch (err) {
+    const cancelled = err instanceof CancelledError || controller.signal.aborted;
+    send({ type: 'response', id, error: { message: cancelled ? 'cancelled' : (err as Error).message, cancelled } });
+  } finally {
+    inFlight.delete(id);
+  }
+}
+
+async function shutdown(code: number): Promise<never> {
+  for (const controller of inFlight.values()) controller.abort();
+  await killAll();
+  await pool?.release().catch(() => undefined);
+  process.exit(code);
+}
+
+if (!process.send) {
+  process.stderr.write('the RSI runner is started by the rsi CLI or the extension, not by hand\n');
+  process.exit(2);
+}
+process.on('message', (message: ToRunner) => void handle(message));
+// The parent is gone (crash, kill -9): leave nothing running behind it.
+process.on('disconnect', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+send({ type: 'ready', pid: process.pid });

@@ -1,0 +1,100 @@
+/**
+ * Messages between the engine (RunnerClient) and the runner process, over Node's IPC channel.
+ * Every request carries an id; the runner answers it once, may send progress events for it
+ * before that, and stops its work when it receives a cancel for the same id.
+ */
+import type { MetricReader } from '../core/config';
+import type { Comparison, SamplingPolicy } from '../core/stats';
+
+export interface PrepareParams {
+  workspace: string;
+  /** Where sandboxes live: outside the workspace (temp dir, or the extension's storage). */
+  storageRoot: string;
+  /** Files whose baseline content differs from the workspace (kept winners not yet accepted). */
+  overlay: Record<string, string>;
+}
+export interface PrepareResult {
+  baselineDir: string;
+  candidateDir: string;
+  copied: number;
+  deleted: number;
+  ms: number;
+}
+
+export interface CommandLimits {
+  timeoutMs: number;
+  outputBytes: number;
+}
+
+export interface GateParams extends CommandLimits {
+  side: Side;
+  commands: string[];
+}
+export type GateResult = { ok: true; ms: number } | { ok: false; command: string; reason: string; output: string; ms: number };
+
+export type Side = 'baseline' | 'candidate';
+
+export interface MetricSpec extends CommandLimits {
+  command: string;
+  read: MetricReader;
+}
+
+export interface SampleParams {
+  metric: MetricSpec;
+  side: Side;
+  runs: number;
+  /** Stop after two identical values: a deterministic metric needs no more. */
+  stopWhenConstant: boolean;
+}
+export interface SampleResult {
+  values: number[];
+  peakRssBytes: number;
+}
+
+export interface CompareParams {
+  metric: MetricSpec;
+  policy: SamplingPolicy;
+  /** Kill a candidate run whose process tree's peak RSS exceeds this. */
+  memoryLimitBytes?: number;
+  /** A deterministic baseline's value: the baseline need not be run again. */
+  constantBaseline?: number;
+}
+export type CompareResult =
+  | {
+      ok: true;
+      baseline: number[];
+      candidate: number[];
+      verdict: 'better' | 'worse' | 'same';
+      comparison: Comparison;
+      peakRssBytes: { baseline: number; candidate: number };
+    }
+  /** The candidate's run failed: its outcome and why. */
+  | { ok: false; outcome: 'crashed' | 'timeout' | 'memory-exceeded'; detail: string; baseline: number[]; candidate: number[] };
+
+export interface RunnerMethods {
+  ping: { params: Record<string, never>; result: { pid: number; rssBytes: number; uptimeMs: number } };
+  prepare: { params: PrepareParams; result: PrepareResult };
+  /** Restore the candidate sandbox to the baseline, then write these files (null deletes). */
+  setCandidate: { params: { files: Record<string, string | null> }; result: { ms: number } };
+  gate: { params: GateParams; result: GateResult };
+  sample: { params: SampleParams; result: SampleResult };
+  compare: { params: CompareParams; result: CompareResult };
+  /** Release the sandboxes' lock (the runner may live on for the next cycle). */
+  release: { params: Record<string, never>; result: Record<string, never> };
+}
+export type Method = keyof RunnerMethods;
+
+export type ProgressEvent =
+  | { kind: 'run'; side: Side; index: number; value?: number; wallMs: number }
+  | { kind: 'gate'; side: Side; command: string }
+  | { kind: 'log'; message: string };
+
+export type ToRunner =
+  | { type: 'request'; id: number; method: Method; params: unknown }
+  | { type: 'cancel'; id: number };
+
+export type FromRunner =
+  | { type: 'response'; id: number; result: unknown }
+  | { type: 'response'; id: number; error: { message: string; cancelled?: boolean } }
+  | { type: 'event'; id: number; event: ProgressEvent }
+  | { type: 'ready'; pid: number };

@@ -1,0 +1,54 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, parseConfig } from '../../src/core/config';
+
+const valid = {
+  metric: { command: 'node bench.js', read: 'wallTime', direction: 'minimize' },
+  targets: ['src/**/*.js'],
+};
+
+function problems(config: unknown): string[] {
+  try {
+    parseConfig(JSON.stringify(config));
+  } catch (err) {
+    assert.ok(err instanceof ConfigError);
+    return err.problems.map((p) => `${p.field}: ${p.message}`);
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('a minimal config gets every default from the schema', () => {
+  const config = parseConfig(JSON.stringify(valid));
+  assert.equal(config.metric.name, 'metric');
+  assert.equal(config.proposer, 'tuner');
+  assert.deepEqual(config.gate, []);
+  assert.deepEqual(config.sampling, { minRuns: 5, maxRuns: 20, alpha: 0.05, confirm: true });
+  assert.equal(config.limits.memoryGrowth, 0.1);
+  assert.equal(config.noise.floor, null);
+});
+
+test('a missing field is named', () => {
+  assert.deepEqual(problems({ targets: ['a'] }), ['metric: missing (required)']);
+  assert.deepEqual(problems({ ...valid, metric: { read: 'wallTime', direction: 'minimize' } }), ['metric.command: missing (required)']);
+});
+
+test('a wrong value names the field and what is expected', () => {
+  assert.deepEqual(problems({ ...valid, metric: { ...valid.metric, direction: 'down' } }), ['metric.direction: must be one of "maximize", "minimize"']);
+  assert.deepEqual(problems({ ...valid, candidates: 2.5 }), ['candidates: must be integer']);
+  const [read] = problems({ ...valid, metric: { ...valid.metric, read: { regexp: 'x' } } });
+  assert.match(read, /^metric\.read: must be "wallTime".*\{"regex": .*\{"json": /);
+});
+
+test('unknown fields are reported with the known ones', () => {
+  const [unknown] = problems({ ...valid, limits: { timeout: 5 } });
+  assert.match(unknown, /^limits\.timeout: unknown field; expected one of: timeoutMs, memoryGrowth, outputBytes$/);
+});
+
+test('what the schema cannot check is checked too', () => {
+  assert.match(problems({ ...valid, metric: { ...valid.metric, read: { regex: '(' } } })[0], /^metric\.read\.regex: not a valid regular expression/);
+  assert.deepEqual(problems({ ...valid, sampling: { minRuns: 10, maxRuns: 6 } }), ['sampling.maxRuns: must be at least sampling.minRuns (10)']);
+});
+
+test('broken JSON is reported as such', () => {
+  assert.throws(() => parseConfig('{ "metric": '), (err: unknown) => err instanceof ConfigError && /not valid JSON/.test(err.message));
+});

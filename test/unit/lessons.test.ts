@@ -1,0 +1,40 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { appendRecords, parseLessons, readLessons, type Lesson } from '../../src/core/lessons';
+
+function lesson(id: string): Lesson {
+  return { v: 1, id, time: '2026-01-01T00:00:00Z', cycle: 1, proposer: 'tuner', hypothesis: 'h', files: ['a.js'], patch: '', patchHash: 'x', outcome: 'no-effect', durationMs: 1 };
+}
+
+test('a torn last line is skipped silently; a bad line in the middle is reported', () => {
+  const good = JSON.stringify(lesson('a'));
+  const log = parseLessons(`${good}\nnot json\n${JSON.stringify(lesson('b'))}\n{"v":1,"id":"c","ti`);
+  assert.deepEqual(log.lessons.map((l) => l.id), ['a', 'b']);
+  assert.deepEqual(log.skipped, [2]);
+});
+
+test('verdicts are separate records, the latest wins', () => {
+  const text = [lesson('a'), { v: 1, type: 'verdict', lesson: 'a', verdict: 'rejected' }, { v: 1, type: 'verdict', lesson: 'a', verdict: 'accepted' }]
+    .map((r) => JSON.stringify(r)).join('\n');
+  const log = parseLessons(text);
+  assert.equal(log.lessons.length, 1);
+  assert.equal(log.verdicts.get('a'), 'accepted');
+});
+
+test('appending after a torn line starts a fresh line, so the new record survives', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-lessons-'));
+  await appendRecords(dir, [lesson('a')]);
+  await fs.appendFile(path.join(dir, '.rsi/lessons.jsonl'), '{"v":1,"id":"to');
+  await appendRecords(dir, [lesson('b')]);
+  const log = await readLessons(dir);
+  assert.deepEqual(log.lessons.map((l) => l.id), ['a', 'b']);
+  assert.deepEqual(log.skipped, [2]);
+});
+
+test('a workspace without lessons reads as empty', async () => {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-lessons-'));
+  assert.deepEqual((await readLessons(dir)).lessons, []);
+});
