@@ -114,14 +114,16 @@ function progressPrinter(): (event: EngineEvent) => void {
         line(`  ${event.message}`);
         break;
       case 'candidate': {
-        const key = `${event.cycle}/${event.index}/${event.phase}`;
-        const text = `[cycle ${event.cycle}] candidate ${event.index + 1}/${event.total} ${event.phase}: ${event.hypothesis}` +
-          (event.phase === 'gate' ? '' : ` (runs ${event.runs.baseline} baseline, ${event.runs.candidate} candidate)`);
-        if (live) line(text, true);
-        else if (key !== lastPhase) line(text);
-        lastPhase = key;
+        // Off a terminal, one line per phase; on it, the run counts update in place.
+        const text = `[cycle ${event.cycle}] candidate ${event.index + 1}/${event.total} ${event.phase}: ${event.hypothesis}`;
+        if (live) line(event.phase === 'gate' ? text : `${text} (runs: ${event.runs.baseline} baseline, ${event.runs.candidate} candidate)`, true);
+        else if (`${event.cycle}/${event.index}/${event.phase}` !== lastPhase) line(text);
+        lastPhase = `${event.cycle}/${event.index}/${event.phase}`;
         break;
       }
+      case 'calibration':
+        if (live) line(`  A/A pair ${event.pairs} of ${event.total}`, true);
+        break;
       case 'lesson':
         line(`[cycle ${event.cycle}]   -> ${describeLesson(event.lesson)}`);
         break;

@@ -11,7 +11,7 @@ import { compare, isConstant, median } from './stats';
 export interface Calibration {
   v: 1;
   time: string;
-  /** Relative change that A/A comparisons at the cycle's sample size stay below 95% of the time. */
+  /** Relative change that A/A comparisons of the cycle's largest sample stay below 95% of the time. */
   floor: number;
   runs: number;
   deterministic: boolean;
@@ -36,8 +36,10 @@ export function machineId(): string {
 
 /**
  * The noise floor from A/A samples (the same code on both sides, runs interleaved): resample
- * comparisons of `n` runs a side, as a cycle would make them, and take the 95th percentile of the
- * absolute relative change they report. Seeded, so a calibration is reproducible from its samples.
+ * comparisons of `n` runs a side and take the 95th percentile of the absolute relative change they
+ * report. With `n` the most runs a decision may take, the floor is the difference this loop cannot
+ * tell from noise even at its best; the significance test then guards what lies above it.
+ * Seeded, so a calibration is reproducible from its samples.
  */
 export function noiseFloor(a: number[], b: number[], n: number, trials = 400): number {
   if (isConstant([...a, ...b])) return 0;
@@ -77,13 +79,13 @@ export async function measureNoise(options: EngineOptions, config: RsiConfig, me
       const sample = await runner.request('sample', { metric, side, runs: 1, stopWhenConstant: false }, { signal });
       values[side].push(...sample.values);
     }
-    options.onEvent?.({ kind: 'log', message: `calibration: ${i + 1} of ${runs} A/A pairs` });
+    options.onEvent?.({ kind: 'calibration', pairs: i + 1, total: runs });
   }
   const all = [...values.baseline, ...values.candidate];
   return {
     v: 1,
     time: new Date().toISOString(),
-    floor: noiseFloor(values.baseline, values.candidate, config.sampling.minRuns),
+    floor: noiseFloor(values.baseline, values.candidate, config.sampling.maxRuns),
     runs,
     deterministic: isConstant(all),
     metricCommand: config.metric.command,

@@ -30,6 +30,7 @@ export type EngineEvent =
   | { kind: 'stage'; cycle: number; stage: Stage; message: string }
   /** A candidate's progress: which of how many, and the runs made so far on each side. */
   | { kind: 'candidate'; cycle: number; index: number; total: number; hypothesis: string; phase: 'gate' | 'measure' | 'confirm'; runs: { baseline: number; candidate: number } }
+  | { kind: 'calibration'; pairs: number; total: number }
   | { kind: 'lesson'; cycle: number; lesson: Lesson }
   | { kind: 'cycle'; report: CycleReport }
   | { kind: 'log'; message: string };

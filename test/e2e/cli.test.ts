@@ -57,7 +57,7 @@ test('--auto-accept writes the winner, records the verdict, and the next cycle b
   assert.notEqual(value, 1);
   // The second cycle measured the first one's winner as its baseline, and the file holds the last winner.
   assert.equal(summary.cycles[1].baseline.median, summary.cycles[0].winner.metric.candidate.median);
-  assert.equal(-((value - 6) ** 2), summary.applied.at(-1).metric.candidate.median);
+  assert.equal(0 - (value - 6) ** 2, summary.applied.at(-1).metric.candidate.median);
   const verdicts = (await readLessonLines(workspace)).filter((r) => r.type === 'verdict');
   assert.equal(verdicts.length, summary.applied.length);
   assert.ok(verdicts.every((v) => v.verdict === 'accepted'));
@@ -89,7 +89,8 @@ test('a gate that fails on the unmodified workspace stops the cycle with a clear
 test('a hanging metric command times out and leaves no process of its tree behind', async () => {
   const pidFile = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-e2e-pids-')), 'pids');
   const workspace = await fixture({
-    config: { limits: { timeoutMs: 1500 }, candidates: 1 },
+    // The grandchild adds a little memory: this test is about the timeout, not the memory guard.
+    config: { limits: { timeoutMs: 1500, memoryGrowth: 5 }, candidates: 1 },
     metric: [
       "const { X } = require('./params');",
       'if (X !== 1) {',

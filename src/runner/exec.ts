@@ -1,0 +1,377 @@
+/**
+ * Runs one user command for the runner: its own process group, a timeout, an output cap, RSS
+ * sampling of the whole process tree, and a tree kill that leaves nothing running behind it.
+ *
+ * POSIX only (Linux, macOS): it relies on process groups, and on /proc (Linux) or `ps` (macOS) to
+ * see the tree. Windows is not supported by the runner yet.
+ *
+ * Only Node builtins: the runner must stay lighter than what it measures.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+
+export interface ExecOptions {
+  /** Run through the shell: `/bin/sh -c command`. */
+  command: string;
+  cwd: string;
+  /** Defaults to process.env. */
+  env?: NodeJS.ProcessEnv;
+  timeoutMs: number;
+  /** Cap on captured stdout and on captured stderr (each); the rest is dropped, the command keeps running. */
+  outputBytes: number;
+  /** Kill the tree when the peak RSS of the process tree (see ExecResult.peakRssBytes) exceeds this. */
+  memoryLimitBytes?: number;
+  /** RSS sampling period: default 25 ms on Linux; at least 100 ms elsewhere, where each sample spawns `ps`. */
+  sampleIntervalMs?: number;
+  /** Abort to cancel: the tree is killed and the result says killedFor 'cancel'. */
+  signal?: AbortSignal;
+}
+
+export interface ExecResult {
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+  /** Some stdout or stderr was dropped by the cap. */
+  truncated: boolean;
+  /** From spawn to the shell's exit (performance.now). */
+  wallMs: number;
+  /**
+   * Peak memory of the process tree, in bytes: the larger of (a) the largest sum of the members'
+   * current RSS over the samples and (b) the largest VmHWM (the kernel's own per-process RSS
+   * high-water mark) of any member. (b) catches a spike between two samples of a process that did
+   * the work alone, which is the common case; summing high-water marks instead would overstate
+   * processes that peaked at different times. Both are lower bounds of the true peak, so the
+   * figure never overstates. A process that lives and dies between two samples is missed.
+   * macOS has no high-water mark in `ps`: (a) only.
+   */
+  peakRssBytes: number;
+  killedFor?: 'timeout' | 'memory' | 'cancel';
+}
+
+const LINUX = process.platform === 'linux';
+/** SIGTERM first so a process can flush, then SIGKILL. */
+const GRACE_MS = 200;
+/** Bound on waiting for a killed tree to vanish (a process stuck in uninterruptible IO cannot die). */
+const KILL_WAIT_MS = 5000;
+/** Bound on waiting for our pipes to close after the shell exits (an escaped daemon may hold them). */
+const CLOSE_WAIT_MS = 1000;
+/** A full pass over /proc this often, as a net for pid reuse; other passes read only new pids. */
+const FULL_SCAN_MS = 1000;
+
+interface ProcInfo {
+  ppid: number;
+  pgrp: number;
+  sid: number;
+  /** Start time since boot: with the pid, identifies the process (pids get reused). '' when unknown. */
+  start: string;
+  /** A zombie holds no memory and runs nothing; only its parent (or init) can remove it. */
+  zombie: boolean;
+  rssKb: number;
+}
+
+function readStat(pid: number): ProcInfo | undefined {
+  let text: string;
+  try {
+    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+  } catch {
+    return undefined;
+  }
+  // The command name (field 2) may contain spaces and parentheses: fields are counted after the last ')'.
+  const f = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { zombie: f[0] === 'Z' || f[0] === 'X', ppid: +f[1], pgrp: +f[2], sid: +f[3], start: f[19], rssKb: 0 };
+}
+
+/** Every process, from one `ps` (macOS and other non-Linux POSIX); undefined if ps failed. */
+function psAll(): Promise<Map<number, ProcInfo> | undefined> {
+  return new Promise((resolve) => {
+    execFile('ps', ['-A', '-o', 'pid=,ppid=,pgid=,rss=,stat='], (error, stdout) => {
+      if (error) return resolve(undefined);
+      const infos = new Map<number, ProcInfo>();
+      for (const line of stdout.split('\n')) {
+        const [pid, ppid, pgrp, rss, stat] = line.trim().split(/\s+/);
+        if (stat) infos.set(+pid, { ppid: +ppid, pgrp: +pgrp, sid: NaN, start: '', zombie: stat.startsWith('Z'), rssKb: +rss });
+      }
+      resolve(infos);
+    });
+  });
+}
+
+function kb(status: string, field: string): number {
+  const at = status.indexOf(field);
+  return at < 0 ? 0 : parseInt(status.slice(at + field.length), 10) || 0;
+}
+
+/**
+ * The process tree of a command: the members of its process group and session (the shell is a
+ * session leader, spawned detached) plus their descendants by parent pid, so that a grandchild
+ * that called setsid is still found. Members are remembered once seen, so one orphaned by its
+ * parent's death (reparented to init) stays in the tree. One daemonizing by double fork faster
+ * than a sample escapes; /proc/PID/task/TID/children is not used: it is often compiled out
+ * (CONFIG_PROC_CHILDREN), and needs a read per thread of every member anyway.
+ */
+class ProcTree {
+  /** pid -> start time of every process known to be in the tree. */
+  readonly members = new Map<number, string>();
+  /** Pids present at the previous pass: only new ones can join the tree (a parent is fixed at fork). */
+  private seen = new Set<number>();
+  private lastFull = -Infinity;
+
+  constructor(readonly pgid: number) {
+    this.members.set(pgid, '');
+  }
+
+  /** Linux: read /proc/PID/stat of the pids not seen at the previous pass (all of them when full). */
+  private scanProc(full: boolean): Map<number, ProcInfo> {
+    const pids: number[] = [];
+    for (const name of readdirSync('/proc')) {
+      const c = name.charCodeAt(0);
+      if (c >= 48 && c <= 57) pids.push(+name);
+    }
+    const infos = new Map<number, ProcInfo>();
+    for (const pid of pids) {
+      if (full || !this.seen.has(pid)) {
+        const info = readStat(pid);
+        if (info) infos.set(pid, info);
+      }
+    }
+    this.seen = new Set(pids);
+    this.adopt(infos, full);
+    return infos;
+  }
+
+  /** Add the processes of `infos` that belong; when `infos` holds every process, drop the gone. */
+  private adopt(infos: Map<number, ProcInfo>, full: boolean): void {
+    if (full) {
+      for (const [pid, start] of this.members) {
+        const info = infos.get(pid);
+        if (!info || (start !== '' && info.start !== start)) this.members.delete(pid);
+        else if (start === '') this.members.set(pid, info.start);
+      }
+    }
+    // Repeat until stable: a child may be listed before its parent.
+    for (let grew = true; grew; ) {
+      grew = false;
+      for (const [pid, info] of infos) {
+        if (this.members.has(pid)) continue;
+        if (info.pgrp === this.pgid || info.sid === this.pgid || this.members.has(info.ppid)) {
+          this.members.set(pid, info.start);
+          grew = true;
+        }
+      }
+    }
+  }
+
+  /** Current RSS summed over the members, and the largest per-process high-water mark, in bytes. */
+  async sample(): Promise<{ sum: number; hwm: number }> {
+    let sum = 0;
+    let hwm = 0;
+    if (LINUX) {
+      const now = performance.now();
+      const full = now - this.lastFull >= FULL_SCAN_MS;
+      if (full) this.lastFull = now;
+      this.scanProc(full);
+      for (const pid of this.members.keys()) {
+        let status: string;
+        try {
+          status = readFileSync(`/proc/${pid}/status`, 'latin1');
+        } catch {
+          this.members.delete(pid); // gone and reaped
+          continue;
+        }
+        sum += kb(status, 'VmRSS:');
+        hwm = Math.max(hwm, kb(status, 'VmHWM:'));
+      }
+    } else {
+      const infos = await psAll();
+      if (infos) {
+        this.adopt(infos, true);
+        for (const pid of this.members.keys()) sum += infos.get(pid)?.rssKb ?? 0;
+      }
+    }
+    return { sum: sum * 1024, hwm: hwm * 1024 };
+  }
+
+  /** Members still running (zombies count as gone), after a full pass. */
+  async alive(): Promise<number[]> {
+    let infos: Map<number, ProcInfo> | undefined;
+    if (LINUX) {
+      infos = this.scanProc(true);
+    } else {
+      infos = await psAll();
+      if (infos) this.adopt(infos, true);
+    }
+    return [...this.members.keys()].filter((pid) => {
+      if (infos) return infos.get(pid)?.zombie === false;
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (error) {
+        return (error as NodeJS.ErrnoException).code === 'EPERM';
+      }
+    });
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // Already gone (ESRCH): fine.
+  }
+}
+
+async function killProcTree(tree: ProcTree, graceMs: number): Promise<void> {
+  const started = performance.now();
+  const termed = new Set<number>();
+  for (;;) {
+    const pids = await tree.alive();
+    const elapsed = performance.now() - started;
+    if (pids.length === 0 || elapsed > graceMs + KILL_WAIT_MS) return;
+    if (elapsed < graceMs) {
+      // SIGTERM once per process (new ones too), so a handler runs once.
+      if (!termed.has(tree.pgid)) signal(-tree.pgid, 'SIGTERM');
+      for (const pid of [tree.pgid, ...pids]) {
+        if (!termed.has(pid)) signal(pid, 'SIGTERM');
+        termed.add(pid);
+      }
+    } else {
+      signal(-tree.pgid, 'SIGKILL');
+      for (const pid of pids) signal(pid, 'SIGKILL');
+    }
+    await delay(10);
+  }
+}
+
+/**
+ * Kill a process group and every descendant: SIGTERM, a short grace, then SIGKILL; resolves once
+ * none is left running (zombies aside), or after a bound. `pid` is the group leader (the pid
+ * execCommand spawned). `graceMs` 0 sends SIGKILL at once.
+ */
+export async function killTree(pid: number, graceMs = GRACE_MS): Promise<void> {
+  await killProcTree(new ProcTree(pid), graceMs);
+}
+
+/** Cancels of the commands still running. */
+const running = new Set<() => Promise<void>>();
+
+/** Kill every tree still running (the runner calls this when its parent goes away). */
+export async function killAll(): Promise<void> {
+  await Promise.all([...running].map((cancel) => cancel()));
+}
+
+class Capture {
+  private chunks: Buffer[] = [];
+  private size = 0;
+  truncated = false;
+  constructor(private readonly cap: number) {}
+
+  push(chunk: Buffer): void {
+    const room = Math.max(0, this.cap - this.size);
+    if (chunk.length > room) this.truncated = true;
+    if (room > 0) {
+      const part = chunk.length > room ? chunk.subarray(0, room) : chunk;
+      this.chunks.push(part);
+      this.size += part.length;
+    }
+  }
+
+  text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+/** Run a command; never throws for a failing command (its exit is the result), only when the shell cannot start. */
+export async function execCommand(options: ExecOptions): Promise<ExecResult> {
+  if (process.platform === 'win32') throw new Error('the RSI runner does not support Windows yet (it relies on POSIX process groups)');
+  if (options.signal?.aborted) {
+    return { exitCode: null, signal: null, stdout: '', stderr: '', truncated: false, wallMs: 0, peakRssBytes: 0, killedFor: 'cancel' };
+  }
+  const started = performance.now();
+  const child = spawn('/bin/sh', ['-c', options.command], {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    detached: true, // setsid(): own session and process group, so the tree can be found and killed
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  if (child.pid === undefined) {
+    const [error] = (await once(child, 'error')) as [Error];
+    const where = statSync(options.cwd, { throwIfNoEntry: false })?.isDirectory() ? '' : ' (the directory does not exist)';
+    throw new Error(`cannot start /bin/sh in ${options.cwd}${where}: ${error.message}`);
+  }
+  child.on('error', () => {}); // after a successful spawn only kill() can fail, and we ignore ESRCH
+  // Not events.once: it would reject on 'error'.
+  const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, sig) => resolve([code, sig])));
+  const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
+
+  const tree = new ProcTree(child.pid);
+  const out = new Capture(options.outputBytes);
+  const err = new Capture(options.outputBytes);
+  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+
+  let killedFor: ExecResult['killedFor'];
+  let killing: Promise<void> | undefined;
+  let exitSeen = false; // a command that exited on its own is not reported as killed
+  const kill = (reason: NonNullable<ExecResult['killedFor']>, graceMs = GRACE_MS) => {
+    if (killedFor || exitSeen) return;
+    killedFor = reason;
+    killing = killProcTree(tree, graceMs);
+  };
+  const timer = setTimeout(() => kill('timeout'), options.timeoutMs);
+  const onAbort = () => kill('cancel');
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+
+  let peak = 0;
+  let sampling = true;
+  let sampleTimer: NodeJS.Timeout | undefined;
+  // Elsewhere each sample spawns `ps`: not more often than every 100 ms.
+  const interval = LINUX ? (options.sampleIntervalMs ?? 25) : Math.max(options.sampleIntervalMs ?? 0, 100);
+  const tick = async () => {
+    const { sum, hwm } = await tree.sample().catch(() => ({ sum: 0, hwm: 0 }));
+    if (!sampling) return;
+    peak = Math.max(peak, sum, hwm);
+    // A tree over its memory limit gets no grace: it could keep growing during it.
+    if (options.memoryLimitBytes !== undefined && peak > options.memoryLimitBytes) kill('memory', 0);
+    sampleTimer = setTimeout(tick, interval);
+  };
+  void tick();
+
+  let finish!: () => void;
+  const finished = new Promise<void>((resolve) => (finish = resolve));
+  const cancel = async () => {
+    kill('cancel');
+    await finished;
+  };
+  running.add(cancel);
+  try {
+    const [exitCode, exitSignal] = await exited;
+    const wallMs = performance.now() - started;
+    exitSeen = true;
+    sampling = false;
+    clearTimeout(sampleTimer);
+    clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+    // Processes left behind (background jobs) would skew the next measurement: they go too.
+    await (killing ?? killProcTree(tree, GRACE_MS));
+    await Promise.race([closed, delay(CLOSE_WAIT_MS)]);
+    child.stdout.destroy();
+    child.stderr.destroy();
+    return {
+      exitCode,
+      signal: exitSignal,
+      stdout: out.text(),
+      stderr: err.text(),
+      truncated: out.truncated || err.truncated,
+      wallMs,
+      peakRssBytes: peak,
+      ...(killedFor ? { killedFor } : {}),
+    };
+  } finally {
+    running.delete(cancel);
+    finish();
+  }
+}

@@ -1,0 +1,183 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { execCommand, killAll, killTree } from '../../src/runner/exec';
+
+const MiB = 1024 * 1024;
+const NODE = JSON.stringify(process.execPath);
+const base = { cwd: tmpdir(), timeoutMs: 10_000, outputBytes: 64 * 1024 };
+
+/**
+ * Whether a process still runs. A zombie counts as gone: it holds no memory and runs nothing, and
+ * only its parent can remove it (on some machines PID 1 does not reap orphans, so the killed
+ * grandchildren linger as zombies there).
+ */
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  if (process.platform !== 'linux') return true;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
+  } catch {
+    return false;
+  }
+}
+
+function pidsIn(text: string): number[] {
+  return text.split(/\s+/).filter(Boolean).map(Number);
+}
+
+test('exit code, stdout and stderr of a failing command are a result, not an error', async () => {
+  const r = await execCommand({ ...base, command: 'echo out; echo err >&2; exit 3' });
+  assert.equal(r.exitCode, 3);
+  assert.equal(r.signal, null);
+  assert.equal(r.stdout, 'out\n');
+  assert.equal(r.stderr, 'err\n');
+  assert.equal(r.truncated, false);
+  assert.equal(r.killedFor, undefined);
+  assert.ok(r.wallMs > 0 && r.wallMs < 5000, `wallMs ${r.wallMs}`);
+});
+
+test('cwd and env reach the command', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rsi-exec-'));
+  try {
+    const r = await execCommand({ ...base, cwd: dir, env: { ...process.env, RSI_X: 'hello' }, command: 'pwd; echo $RSI_X' });
+    assert.equal(r.stdout, `${dir}\nhello\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a missing working directory throws a clear error', async () => {
+  await assert.rejects(execCommand({ ...base, cwd: '/nonexistent/rsi-exec', command: 'true' }), /cannot start \/bin\/sh in \/nonexistent\/rsi-exec \(the directory does not exist\)/);
+});
+
+test('timeout kills the whole tree: children, grandchildren, and a setsid grandchild orphaned by its parent', async () => {
+  const setsid = process.platform === 'linux'; // macOS has no setsid(1)
+  // Each background process prints its pid; the inner sh exits after 0.3 s, orphaning its setsid child
+  // (new session, reparented to init), which must still be found because it was seen before.
+  const command = [
+    'sleep 30 & echo $!',
+    `sh -c 'sleep 30 & echo $!; ${setsid ? 'setsid sleep 30 & echo $!; ' : ''}sleep 0.3' &`,
+    `sh -c 'sleep 30 & echo $!; ${setsid ? 'setsid sleep 30 & echo $!; ' : ''}wait' & echo $!`,
+    'wait',
+  ].join('\n');
+  const r = await execCommand({ ...base, command, timeoutMs: 1000 });
+  assert.equal(r.killedFor, 'timeout');
+  assert.ok(r.signal === 'SIGTERM' || r.signal === 'SIGKILL', `signal ${r.signal}`);
+  assert.ok(r.wallMs >= 1000, `wallMs ${r.wallMs}`);
+  const pids = pidsIn(r.stdout);
+  assert.equal(pids.length, setsid ? 6 : 4, r.stdout);
+  assert.deepEqual(pids.filter(isRunning), []);
+});
+
+test('processes left behind by a command that exited are killed too', async () => {
+  const r = await execCommand({ ...base, command: 'sleep 30 & echo $!' });
+  assert.equal(r.exitCode, 0);
+  assert.equal(r.killedFor, undefined);
+  const [pid] = pidsIn(r.stdout);
+  assert.equal(isRunning(pid), false);
+});
+
+test('a SIGTERM-ignoring process is killed after the grace period', async () => {
+  const r = await execCommand({ ...base, command: `trap '' TERM; ${NODE} -e "process.on('SIGTERM',()=>{});setInterval(()=>{},1000);console.log(process.pid)"`, timeoutMs: 600 });
+  assert.equal(r.killedFor, 'timeout');
+  assert.equal(isRunning(Number(r.stdout.trim())), false);
+});
+
+test('output beyond the cap is dropped, flagged, and the command keeps running', async () => {
+  const r = await execCommand({ ...base, outputBytes: 1000, command: 'head -c 200000 /dev/zero | tr "\\0" a; echo done >&2; echo more' });
+  assert.equal(r.exitCode, 0);
+  assert.equal(r.stdout.length, 1000);
+  assert.match(r.stdout, /^a+$/);
+  assert.equal(r.stderr, 'done\n'); // ran to the end
+  assert.equal(r.truncated, true);
+});
+
+test('memory limit kills a process that allocates, with killedFor memory and the peak above the limit', async () => {
+  const limit = 200 * MiB;
+  const r = await execCommand({
+    ...base,
+    command: `${NODE} -e "const a=[];setInterval(()=>a.push(Buffer.alloc(16*1024*1024,1)),10)"`,
+    memoryLimitBytes: limit,
+  });
+  assert.equal(r.killedFor, 'memory');
+  assert.equal(r.signal, 'SIGKILL'); // no grace for memory
+  assert.ok(r.peakRssBytes > limit, `peak ${r.peakRssBytes / MiB} MiB`);
+  assert.ok(r.wallMs < 8000, `wallMs ${r.wallMs}`);
+});
+
+test('memory is summed over the tree: two children of 100 MiB each exceed a 150 MiB limit', async () => {
+  // Each child stays below the limit alone; only the sum over the tree exceeds it.
+  const hold = `${NODE} -e "globalThis.b=Buffer.alloc(100*1024*1024,1);setTimeout(()=>{},5000)"`;
+  const r = await execCommand({ ...base, command: `${hold} & ${hold} & wait`, memoryLimitBytes: 150 * MiB });
+  assert.equal(r.killedFor, 'memory');
+  assert.ok(r.peakRssBytes > 150 * MiB);
+});
+
+test('peak RSS of a plain node process is plausible', async () => {
+  const r = await execCommand({ ...base, command: `${NODE} -e 0` });
+  assert.equal(r.exitCode, 0);
+  assert.ok(r.peakRssBytes > 10 * MiB, `peak ${r.peakRssBytes / MiB} MiB`);
+  assert.ok(r.peakRssBytes < 500 * MiB, `peak ${r.peakRssBytes / MiB} MiB`);
+});
+
+test('a spike between two samples is caught (Linux: the kernel high-water mark)', { skip: process.platform !== 'linux' }, async () => {
+  // 300 MiB allocated and freed within the first second; the next sample, at 1 s, sees ~40 MiB of RSS.
+  const r = await execCommand({
+    ...base,
+    sampleIntervalMs: 1000,
+    command: `${NODE} --expose-gc -e "let b=Buffer.alloc(300*1024*1024,1);b=null;gc();setTimeout(()=>{},1600)"`,
+  });
+  assert.equal(r.exitCode, 0);
+  assert.ok(r.peakRssBytes > 300 * MiB, `peak ${r.peakRssBytes / MiB} MiB`);
+});
+
+test('cancel through an AbortSignal kills the tree', async () => {
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 300);
+  const r = await execCommand({ ...base, command: 'sleep 30 & echo $!; sleep 30 & echo $!; wait', signal: controller.signal });
+  assert.equal(r.killedFor, 'cancel');
+  assert.ok(r.wallMs < 5000);
+  const pids = pidsIn(r.stdout);
+  assert.equal(pids.length, 2);
+  assert.deepEqual(pids.filter(isRunning), []);
+});
+
+test('an already aborted signal does not run the command', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rsi-exec-'));
+  try {
+    const r = await execCommand({ ...base, cwd: dir, command: 'touch ran', signal: AbortSignal.abort() });
+    assert.equal(r.killedFor, 'cancel');
+    assert.equal(existsSync(join(dir, 'ran')), false);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('killAll cancels every running command', async () => {
+  const runs = [1, 2].map(() => execCommand({ ...base, command: 'sleep 30 & echo $!; wait' }));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await killAll();
+  for (const r of await Promise.all(runs)) {
+    assert.equal(r.killedFor, 'cancel');
+    assert.equal(isRunning(Number(r.stdout.trim())), false);
+  }
+});
+
+test('killTree kills a detached group and its descendants', async () => {
+  const child = spawn('/bin/sh', ['-c', 'sleep 30 & echo $!; wait'], { detached: true, stdio: ['ignore', 'pipe', 'ignore'] });
+  const [line] = (await new Promise<string[]>((resolve) => child.stdout.once('data', (b: Buffer) => resolve([b.toString()]))));
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  await killTree(child.pid!);
+  await exited;
+  assert.equal(isRunning(Number(line.trim())), false);
+  assert.equal(isRunning(child.pid!), false);
+});
