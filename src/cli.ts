@@ -153,6 +153,9 @@ function renderSummary(summary: RunSummary): string {
       out.push(` ${mark} ${lesson.hypothesis}\n      ${describeLesson(lesson)}`);
     }
   }
+  const first = summary.cycles[0]?.baseline.median;
+  const best = [...summary.cycles].reverse().find((c) => c.winner)?.winner?.metric?.candidate.median;
+  if (first !== undefined && best !== undefined) out.push(`\n${name}: ${fmt(first)} -> ${fmt(best)} (${direction})`);
   const counts = Object.entries(summary.outcomes).map(([k, v]) => `${v} ${k}`).join(', ');
   out.push(`\n${summary.cycles.length} cycle(s) in ${(summary.durationMs / 1000).toFixed(1)} s: ${counts || 'no candidates'}${summary.cancelled ? ' (stopped)' : ''}`);
   if (summary.applied.length > 0) out.push(`applied to the workspace: ${summary.applied.map((l) => l.hypothesis).join('; ')}`);

@@ -144,6 +144,7 @@ class Loop {
     const stage = (s: Stage, message: string) => this.emit({ kind: 'stage', cycle, stage: s, message });
 
     stage('prepare', 'preparing the sandboxes');
+    await runner.recycleIfGrown();
     const prepared = await runner.request('prepare', { workspace, storageRoot: this.options.storageRoot, overlay: Object.fromEntries(this.overlay) }, this.request());
     this.log(`sandboxes ready in ${prepared.ms} ms (${prepared.copied} files copied, ${prepared.deleted} removed)`);
     await runner.request('setCandidate', { files: {} }, this.request());

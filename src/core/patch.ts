@@ -18,6 +18,7 @@ export interface Candidate {
   changes: FileChange[];
   /** Unified diff against the baseline, the lesson's record of what was tried. */
   patch: string;
+  /** Identifies the files the candidate produces: the same text on another baseline is another experiment. */
   patchHash: string;
   proposal: Proposal;
 }
@@ -71,7 +72,7 @@ export async function validateProposal(proposal: Proposal, scope: ValidationScop
   const changes = [...contents].map(([p, c]): FileChange => ({ path: p, ...c })).filter((c) => c.before !== c.after);
   if (changes.length === 0) return refuse('the proposal changes nothing');
   const patch = unifiedDiff(changes);
-  return { ok: true, candidate: { hypothesis: proposal.hypothesis, changes, patch, patchHash: hashPatch(patch), proposal } };
+  return { ok: true, candidate: { hypothesis: proposal.hypothesis, changes, patch, patchHash: hashChanges(changes), proposal } };
 }
 
 function applyEdit(current: string | null, edit: Edit, rel: string): string | { error: string } {
@@ -134,6 +135,9 @@ export function unifiedDiff(changes: FileChange[]): string {
     .join('');
 }
 
-export function hashPatch(patch: string): string {
-  return createHash('sha256').update(patch).digest('hex').slice(0, 16);
+/** A hash of what the changed files become (a patch's context lines alone miss a changed baseline). */
+export function hashChanges(changes: FileChange[]): string {
+  const hash = createHash('sha256');
+  for (const c of [...changes].sort((x, y) => (x.path < y.path ? -1 : 1))) hash.update(`${c.path}\0${c.after ?? '\0deleted'}\0`);
+  return hash.digest('hex').slice(0, 16);
 }

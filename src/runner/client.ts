@@ -40,6 +40,9 @@ export class RunnerClient {
   private readonly crashes: number[] = [];
   private nextId = 1;
   private disposed = false;
+  /** A runner being stopped on purpose: its exit is no crash. */
+  private stopping: ChildProcess | undefined;
+  private startRssBytes: number | undefined;
 
   constructor(private readonly options: RunnerClientOptions) {}
 
@@ -74,11 +77,29 @@ export class RunnerClient {
     });
   }
 
-  /** Stops the runner: it kills what it runs and exits; after a deadline it is killed. */
+  /** Stops the runner for good: it kills what it runs and exits; after a deadline it is killed. */
   async dispose(deadlineMs = 3000): Promise<void> {
     this.disposed = true;
+    await this.stop(deadlineMs);
+  }
+
+  /**
+   * Restarts the runner when its own memory has doubled since it started, so that a leak never
+   * piles up across cycles. Call it between cycles, when no request is in flight.
+   */
+  async recycleIfGrown(): Promise<boolean> {
+    if (!this.child || this.startRssBytes === undefined) return false;
+    const { rssBytes } = await this.request('ping', {});
+    if (rssBytes <= 2 * this.startRssBytes) return false;
+    this.options.log?.(`runner RSS grew from ${mib(this.startRssBytes)} to ${mib(rssBytes)}: restarting it`);
+    await this.stop();
+    return true;
+  }
+
+  private async stop(deadlineMs = 3000): Promise<void> {
     const child = this.child;
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    this.stopping = child;
     const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), deadlineMs);
@@ -103,7 +124,10 @@ export class RunnerClient {
         for (const line of text.split('\n')) if (line) this.options.log?.(`[runner] ${line}`);
       });
       child.on('message', (message: FromRunner) => {
-        if (message.type === 'ready') resolve(child);
+        if (message.type === 'ready') {
+          this.startRssBytes = message.rssBytes;
+          resolve(child);
+        }
         else this.receive(message);
       });
       child.once('error', reject);
@@ -113,7 +137,7 @@ export class RunnerClient {
           this.ready = undefined;
         }
         reject(new Error(`the runner exited before it was ready (${signal ?? code})`));
-        if (this.disposed) return;
+        if (this.disposed || this.stopping === child) return;
         this.crashes.push(Date.now());
         this.options.log?.(`runner exited unexpectedly (${signal ?? `code ${code}`}); it restarts on the next request`);
         const error = new Error(`the runner exited unexpectedly (${signal ?? `code ${code}`})`);
@@ -141,4 +165,8 @@ export class RunnerClient {
     child.send(message);
     return true;
   }
+}
+
+function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(0)} MiB`;
 }

@@ -119,4 +119,4 @@ process.on('message', (message: ToRunner) => void handle(message));
 // The parent is gone (crash, kill -9): leave nothing running behind it.
 process.on('disconnect', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
-send({ type: 'ready', pid: process.pid });
+send({ type: 'ready', pid: process.pid, rssBytes: process.memoryUsage.rss() });

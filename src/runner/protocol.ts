@@ -97,4 +97,4 @@ export type FromRunner =
   | { type: 'response'; id: number; result: unknown }
   | { type: 'response'; id: number; error: { message: string; cancelled?: boolean } }
   | { type: 'event'; id: number; event: ProgressEvent }
-  | { type: 'ready'; pid: number };
+  | { type: 'ready'; pid: number; rssBytes: number };

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { isAlive, makeWorkspace, readLessonLines, runCli, snapshot } from './helpers';
+import { isRunning } from '../processes';
+import { makeWorkspace, readLessonLines, runCli, snapshot } from './helpers';
 
 /** A workspace whose score is deterministic and best at X = 6; X starts at 1. */
 function fixture(overrides: { metric?: string; gate?: string[]; config?: object; files?: Record<string, string> } = {}) {
@@ -106,7 +107,7 @@ test('a hanging metric command times out and leaves no process of its tree behin
   assert.equal(lesson.outcome, 'timeout');
   const pids = (await fs.readFile(pidFile, 'utf8')).trim().split(/\s+/).map(Number);
   assert.equal(pids.length, 2);
-  for (const pid of pids) assert.equal(isAlive(pid), false, `process ${pid} survived`);
+  for (const pid of pids) assert.equal(isRunning(pid), false, `process ${pid} survived`);
 });
 
 test('a candidate that allocates far more memory than the baseline is killed as memory-exceeded', async () => {

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { promises as fs, readFileSync } from 'node:fs';
+import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
@@ -53,18 +53,4 @@ export async function snapshot(dir: string): Promise<Map<string, string>> {
 export async function readLessonLines(dir: string): Promise<Array<Record<string, any>>> {
   const text = await fs.readFile(path.join(dir, '.rsi/lessons.jsonl'), 'utf8');
   return text.split('\n').filter(Boolean).map((l) => JSON.parse(l));
-}
-
-/** A zombie counts as gone: orphans are reparented to PID 1, which may never reap them (it does not on CI's VM). */
-export function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  try {
-    return !/^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
-  } catch {
-    return true;
-  }
 }

@@ -1,34 +1,15 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { execCommand, killAll, killTree } from '../../src/runner/exec';
+import { isRunning } from '../processes';
 
 const MiB = 1024 * 1024;
 const NODE = JSON.stringify(process.execPath);
 const base = { cwd: tmpdir(), timeoutMs: 10_000, outputBytes: 64 * 1024 };
-
-/**
- * Whether a process still runs. A zombie counts as gone: it holds no memory and runs nothing, and
- * only its parent can remove it (on some machines PID 1 does not reap orphans, so the killed
- * grandchildren linger as zombies there).
- */
-function isRunning(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch {
-    return false;
-  }
-  if (process.platform !== 'linux') return true;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return !/^[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 2));
-  } catch {
-    return false;
-  }
-}
 
 function pidsIn(text: string): number[] {
   return text.split(/\s+/).filter(Boolean).map(Number);

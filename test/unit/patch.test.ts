@@ -68,3 +68,12 @@ test('normalizeRelative keeps inside paths and refuses the rest', () => {
   assert.equal(normalizeRelative('..'), undefined);
   assert.equal(normalizeRelative(''), undefined);
 });
+
+test('the same edit on another baseline is another experiment: its hash differs', async () => {
+  const s = await scope();
+  const edit: Edit = { kind: 'replace', path: 'src/a.js', search: 'B = 2', replace: 'B = 3' };
+  const first = await validateProposal({ hypothesis: 'h', edits: [edit] }, s);
+  const moved = await validateProposal({ hypothesis: 'h', edits: [edit] }, { ...s, readBase: async () => 'const A = 5;\nconst B = 2;\n' });
+  assert.ok(first.ok && moved.ok);
+  assert.notEqual(first.candidate.patchHash, moved.candidate.patchHash);
+});
