@@ -6,10 +6,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { calibrate } from './core/calibration';
-import { ConfigError } from './core/config';
+import { ConfigError, type ProposerKind } from './core/config';
 import { EngineStop, fmt, pct, runCycles, type EngineEvent, type RunSummary } from './core/cycle';
 import { readLessons, type Lesson } from './core/lessons';
-import { createProposer, PROPOSER_KINDS } from './core/proposers';
+import { PROPOSER_KINDS, ProposerError } from './core/proposers';
 import { RunnerClient } from './runner/client';
 
 const USAGE = `usage:
@@ -72,7 +72,7 @@ async function main(argv: string[]): Promise<number> {
     workspace,
     runner,
     storageRoot: process.env.RSI_SANDBOX_ROOT ?? path.join(os.tmpdir(), 'rsi-sandboxes'),
-    proposer: proposerName === undefined ? undefined : createProposer(proposerName as (typeof PROPOSER_KINDS)[number]),
+    proposer: proposerName as ProposerKind | undefined,
     autoAccept: values['auto-accept'] ?? false,
     signal: controller.signal,
     onEvent: progressPrinter(),
@@ -188,6 +188,10 @@ main(process.argv.slice(2)).then(
   (err: unknown) => {
     if (err instanceof UsageError) {
       process.stderr.write(`rsi: ${err.message}\n${USAGE}\n`);
+      process.exit(2);
+    }
+    if (err instanceof ProposerError) {
+      process.stderr.write(`rsi: ${err.message}\n`);
       process.exit(2);
     }
     if (err instanceof ConfigError) {

@@ -8,7 +8,14 @@ import type { Direction } from './lessons';
 /** How the metric's number is read from a run. */
 export type MetricReader = 'wallTime' | { regex: string } | { json: string };
 
-export type ProposerConfig = 'tuner' | { kind: 'tuner' };
+export type ProposerConfig =
+  | 'tuner'
+  | { kind: 'tuner' }
+  | { kind: 'command'; command: string; args: string[]; timeoutMs: number; samples: number }
+  | { kind: 'openai'; baseUrl: string; model: string; apiKeyEnv?: string; temperature: number; maxTokens: number; timeoutMs: number; samples: number }
+  | { kind: 'lm'; vendor?: string; family?: string; samples: number };
+
+export type ProposerKind = Exclude<ProposerConfig, string>['kind'];
 
 /** `.rsi/config.json`, with every default filled in. The schema file is the single source of defaults. */
 export interface RsiConfig {
@@ -22,6 +29,7 @@ export interface RsiConfig {
   sampling: { minRuns: number; maxRuns: number; alpha: number; confirm: boolean };
   noise: { floor: number | null; calibrationRuns: number };
   limits: { timeoutMs: number; memoryGrowth: number; outputBytes: number };
+  context: { budgetChars: number; historyCommits: number; conventions?: string };
 }
 
 export const CONFIG_FILE = path.join('.rsi', 'config.json');

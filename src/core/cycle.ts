@@ -3,10 +3,10 @@ import { performance } from 'node:perf_hooks';
 import type { RunnerClient } from '../runner/client';
 import type { CompareResult, MetricSpec, ProgressEvent } from '../runner/protocol';
 import { measureNoise, readCalibration, writeCalibration, type Calibration } from './calibration';
-import { loadConfig, metricSpec, type RsiConfig } from './config';
+import { loadConfig, metricSpec, type ProposerKind, type RsiConfig } from './config';
 import { appendRecords, newLessonId, readLessons, type Lesson, type LessonLog, type LessonMetric, type Outcome } from './lessons';
 import { unifiedDiff, validateProposal, type Candidate, type FileChange } from './patch';
-import { createProposer } from './proposers';
+import { createProposer, proposerForKind } from './proposers';
 import type { Proposal, Proposer } from './proposers/types';
 import { median, type SamplingPolicy } from './stats';
 import { listTargetFiles, readTextOrNull, writeFileAtomic } from './workspace';
@@ -16,8 +16,8 @@ export interface EngineOptions {
   runner: RunnerClient;
   /** Where sandboxes live, outside the workspace. */
   storageRoot: string;
-  /** Overrides the config's proposer (the CLI's --proposer, the extension's setting). */
-  proposer?: Proposer;
+  /** Overrides the config's proposer: a kind (the CLI's --proposer, a setting) or a ready proposer (the editor's lm). */
+  proposer?: Proposer | ProposerKind;
   /** Write each kept winner to the workspace at once; otherwise winners stay a pending proposal. */
   autoAccept?: boolean;
   signal?: AbortSignal;
@@ -133,7 +133,9 @@ class Loop {
   private readonly metric: MetricSpec;
 
   constructor(private readonly options: EngineOptions, private readonly config: RsiConfig) {
-    this.proposer = options.proposer ?? createProposer(config.proposer);
+    const override = options.proposer;
+    this.proposer =
+      override === undefined ? createProposer(config.proposer) : typeof override === 'string' ? proposerForKind(override, config.proposer) : override;
     this.metric = metricSpec(config);
   }
 
