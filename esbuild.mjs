@@ -15,6 +15,15 @@ const common = {
 };
 
 await Promise.all([
-  esbuild.build({ ...common, entryPoints: ['src/runner/main.ts'], outfile: 'dist/runner.js' }),
+  // The history module (and isomorphic-git in it) stays out of runner.js: it costs the runner's
+  // start-up ~15 ms to parse, and only a model proposer's first prompt needs it (main.ts loads it).
+  esbuild.build({ ...common, entryPoints: ['src/runner/main.ts'], outfile: 'dist/runner.js', external: ['./history.js'] }),
+  esbuild.build({ ...common, entryPoints: ['src/runner/history.ts'], outfile: 'dist/history.js' }),
   esbuild.build({ ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
+  // The extension stays small so that activation is cheap: it requires dist/engine.js (the cycle,
+  // the proposers, ajv) by a computed path when a run starts.
+  esbuild.build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] }),
+  esbuild.build({ ...common, entryPoints: ['src/engine.ts'], outfile: 'dist/engine.js' }),
+  // The integration suite runs inside the VS Code extension host (test/integration/host/run.mjs).
+  esbuild.build({ ...common, entryPoints: ['test/integration/suite/index.ts'], outfile: 'out/test/integration.js', external: ['vscode'] }),
 ]);

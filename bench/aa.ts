@@ -11,7 +11,7 @@ import { loadConfig, metricSpec } from '../src/core/config';
 import { judge, median, type SamplingPolicy, type Verdict } from '../src/core/stats';
 import type { MetricSpec, Side } from '../src/runner/protocol';
 import { RunnerClient } from '../src/runner/client';
-import { coefficientOfVariation, envInt, progress, type Context, type Measurement, type Row } from './lib';
+import { coefficientOfVariation, envInt, progress, robustCv, type Context, type Measurement, type Row } from './lib';
 import { RUNNER_PATH } from './runner';
 
 const SORT_EXAMPLE = path.resolve(__dirname, '..', 'examples', 'sort');
@@ -21,10 +21,15 @@ interface Pair {
   candidate: number;
 }
 
-async function recordPairs(runner: RunnerClient, metric: MetricSpec, count: number, label: string): Promise<Pair[]> {
+/** `count` interleaved pairs, or fewer (at least `atLeast`) when `deadline` (performance.now) passes first. */
+async function recordPairs(runner: RunnerClient, metric: MetricSpec, count: number, label: string, deadline = Infinity, atLeast = count): Promise<Pair[]> {
   const pairs: Pair[] = [];
   const one = async (side: Side) => (await runner.request('sample', { metric, side, runs: 1, stopWhenConstant: false })).values[0]!;
   for (let i = 0; i < count; i++) {
+    if (i >= atLeast && performance.now() > deadline) {
+      progress(`${label}: time budget spent, stopping at ${i} of ${count} pairs (BENCH_AA_MINUTES)`);
+      break;
+    }
     pairs.push({ baseline: await one('baseline'), candidate: await one('candidate') });
     if ((i + 1) % 25 === 0 || i + 1 === count) progress(`${label}: ${i + 1}/${count} pairs`);
   }
@@ -56,6 +61,8 @@ export const aaFalseKeeps: Measurement = {
     const policy: SamplingPolicy = { minRuns, maxRuns, alpha, noiseFloor: 0, direction: config.metric.direction };
     const pairsWanted = envInt('BENCH_AA_PAIRS', 300);
     const trials = envInt('BENCH_AA_TRIALS', 100);
+    // Keeps the whole bench near 10 minutes on a loaded machine: the timeline is cut short instead.
+    const budgetMinutes = envInt('BENCH_AA_MINUTES', 7);
     // Worst case of one trial: maxRuns pairs, then maxRuns more for the re-test.
     const window = 2 * policy.maxRuns;
     if (pairsWanted < window) throw new Error(`BENCH_AA_PAIRS must be at least ${window} (twice sampling.maxRuns)`);
@@ -68,16 +75,18 @@ export const aaFalseKeeps: Measurement = {
     const floor = noiseFloor(calibration.map((p) => p.baseline), calibration.map((p) => p.candidate), policy.maxRuns);
     policy.noiseFloor = floor;
     progress(`A/A noise floor ${(floor * 100).toFixed(2)}%; recording the timeline`);
-    const timeline = await recordPairs(runner, metric, pairsWanted, 'A/A timeline');
+    const timeline = await recordPairs(runner, metric, pairsWanted, 'A/A timeline', performance.now() + budgetMinutes * 60_000, window);
+    const pairs = timeline.length;
     await runner.request('release', {});
     const runs = timeline.flatMap((p) => [p.baseline, p.candidate]); // time order
 
-    let oursKeeps = 0, oursFirstBetter = 0, oursRuns = 0, naiveKeeps = 0, naive3 = 0, interleavedKeeps = 0;
-    const last = pairsWanted - window;
+    let oursKeeps = 0, oursFirstBetter = 0, oursWorse = 0, oursRuns = 0, naiveKeeps = 0, naive3 = 0, interleavedKeeps = 0;
+    const last = pairs - window;
     for (let t = 0; t < trials; t++) {
       const from = trials === 1 ? 0 : Math.round((t * last) / (trials - 1));
       const first = decide(timeline, from, policy);
       oursRuns += 2 * first.used;
+      if (first.verdict === 'worse') oursWorse++;
       if (first.verdict === 'better') {
         oursFirstBetter++;
         if (confirm) {
@@ -96,6 +105,8 @@ export const aaFalseKeeps: Measurement = {
       if (median(ten.filter((_, i) => i % 2 === 1)) < median(ten.filter((_, i) => i % 2 === 0))) interleavedKeeps++;
     }
     const minutes = (performance.now() - started) / 60_000;
+    const round = (ps: Pair[]) => ps.map((p) => [Math.round(p.baseline * 10) / 10, Math.round(p.candidate * 10) / 10]);
+    ctx.raw.aa = { note: 'wall ms, [baseline, candidate] per pair, in time order', floor, calibration: round(calibration), timeline: round(timeline) };
     const all = [...calibration.flatMap((p) => [p.baseline, p.candidate]), ...runs];
     progress(`A/A: ${trials} trials replayed in ${minutes.toFixed(1)} min of sampling`);
     const name = this.name;
@@ -103,14 +114,15 @@ export const aaFalseKeeps: Measurement = {
       measurement: name, what, ours, unit: '%', ...(base && { base }), n: trials, ...(note && { note }),
     });
     return [
-      rate('false-keep rate', oursKeeps / trials, { label: 'naive 5 A then 5 B', value: naiveKeeps / trials }, `ours: ${oursFirstBetter} first "better", ${oursKeeps} confirmed`),
+      rate('false-keep rate', oursKeeps / trials, { label: 'naive 5 A then 5 B', value: naiveKeeps / trials }, `ours: ${oursFirstBetter} first "better", ${oursKeeps} confirmed; ${oursWorse} "worse"`),
       rate('naive: "better by >3%"', naive3 / trials),
       rate('naive interleaved 5 vs 5 (same runs, any gain)', interleavedKeeps / trials),
       { measurement: name, what: 'runs per trial, ours (both sides, re-tests included)', ours: oursRuns / trials, unit: 'runs', base: { label: 'naive', value: 10 }, ratio: oursRuns / trials / 10, n: trials, note: `minRuns ${minRuns}, maxRuns ${maxRuns}, alpha ${alpha}` },
       { measurement: name, what: 'calibrated noise floor', ours: floor, unit: '%', n: 2 * calibration.length, note: `noiseFloor(a, b, maxRuns=${policy.maxRuns})` },
       { measurement: name, what: 'coefficient of variation of the samples', ours: coefficientOfVariation(all), unit: '%', n: all.length },
+      { measurement: name, what: 'robust CV (1.4826 MAD / median)', ours: robustCv(all), unit: '%', n: all.length, note: `${all.filter((x) => x > 1.5 * median(all)).length} runs > 1.5x the median` },
       { measurement: name, what: 'median run (wall time of the metric command)', ours: median(all), unit: 'ms', n: all.length },
-      { measurement: name, what: 'timeline', ours: pairsWanted, unit: 'pairs', note: `trial offsets every ~${(last / Math.max(1, trials - 1)).toFixed(1)} pairs, up to ${window} pairs a trial: overlapping` },
+      { measurement: name, what: 'timeline', ours: pairs, unit: 'pairs', note: `${pairs < pairsWanted ? `CUT SHORT from ${pairsWanted} by the ${budgetMinutes}-minute budget; ` : ''}trial offsets every ~${(last / Math.max(1, trials - 1)).toFixed(1)} pairs, up to ${window} pairs a trial: overlapping` },
       { measurement: name, what: 'wall time of this measurement', ours: minutes, unit: 'min' },
     ];
   },

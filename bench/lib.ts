@@ -39,6 +39,8 @@ export class Context {
   private readonly fixtures = new Map<string, Promise<unknown>>();
   private readonly cleanups: (() => Promise<void>)[] = [];
   private dirs = 0;
+  /** Raw data measurements leave for the JSON results (samples behind a median, for later analysis). */
+  readonly raw: Record<string, unknown> = {};
 
   constructor(readonly root: string) {}
 
@@ -101,6 +103,12 @@ export function procRss(pid: number): number | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** Robust spread: 1.4826 * median absolute deviation / median (equals the CV for a normal sample). */
+export function robustCv(xs: number[]): number {
+  const m = median(xs);
+  return (1.4826 * median(xs.map((x) => Math.abs(x - m)))) / m;
 }
 
 export function coefficientOfVariation(xs: number[]): number {

@@ -4,19 +4,21 @@
  * measured and on which machine; the same results go to .cache/bench-results.json.
  *
  * To add a measurement: write a `Measurement` (name, how, run(ctx) -> rows) and list it below.
- * Env: BENCH_ONLY=comma-separated name prefixes; BENCH_AA_PAIRS, BENCH_AA_TRIALS, BENCH_START_RUNS,
- * BENCH_SANDBOX_REPS, BENCH_RESET_RUNS; BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
+ * Env: BENCH_ONLY=comma-separated name prefixes; BENCH_AA_PAIRS, BENCH_AA_TRIALS, BENCH_AA_MINUTES, BENCH_START_RUNS,
+ * BENCH_SANDBOX_REPS, BENCH_RESET_RUNS, BENCH_HISTORY_REPS; BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
  */
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aaFalseKeeps } from './aa';
+import { historyIndex } from './history';
 import { Context, formatTable, progress, type Measurement, type Row } from './lib';
+import { promptSize } from './prompt';
 import { runnerColdStart } from './runner';
 import { sandboxBuild, sandboxReset } from './sandbox';
 
-const MEASUREMENTS: Measurement[] = [runnerColdStart, sandboxBuild, sandboxReset, aaFalseKeeps];
+const MEASUREMENTS: Measurement[] = [runnerColdStart, sandboxBuild, sandboxReset, aaFalseKeeps, historyIndex, promptSize];
 
 const RESULTS = path.resolve(__dirname, '..', '.cache', 'bench-results.json');
 
@@ -39,6 +41,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   const loadStart = load();
   const ctx = await Context.create();
+  let raw: Record<string, unknown> = {};
   const done: { name: string; how: string; rows: Row[]; seconds: number }[] = [];
   try {
     for (const m of selected) {
@@ -48,6 +51,7 @@ async function main(): Promise<void> {
       done.push({ name: m.name, how: m.how, rows, seconds: Math.round((performance.now() - t) / 100) / 10 });
     }
   } finally {
+    raw = ctx.raw;
     const keep = process.env.BENCH_KEEP === '1';
     progress(keep ? `keeping ${ctx.root} (BENCH_KEEP=1)` : `deleting ${ctx.root}`);
     await ctx.dispose(keep);
@@ -64,7 +68,7 @@ async function main(): Promise<void> {
   console.log(`\nwall time ${wallSeconds} s (${done.map((m) => `${m.name.split(' (')[0]} ${m.seconds} s`).join(', ')})`);
 
   await fs.mkdir(path.dirname(RESULTS), { recursive: true });
-  await fs.writeFile(RESULTS, JSON.stringify({ ...info, measurements: done }, null, 2) + '\n');
+  await fs.writeFile(RESULTS, JSON.stringify({ ...info, measurements: done, raw }, null, 2) + '\n');
   console.log(`results: ${path.relative(process.cwd(), RESULTS)}`);
 }
 

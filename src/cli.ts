@@ -5,17 +5,20 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { calibrate } from './core/calibration';
-import { ConfigError, type ProposerKind } from './core/config';
+import { calibrate, readCalibration } from './core/calibration';
+import { ConfigError, loadConfig, type ProposerKind } from './core/config';
+import { contextPrompt, historyFromRunner } from './core/context';
 import { EngineStop, fmt, pct, runCycles, type EngineEvent, type RunSummary } from './core/cycle';
 import { readLessons, type Lesson } from './core/lessons';
 import { PROPOSER_KINDS, ProposerError } from './core/proposers';
+import { listTargetFiles, readTextOrNull } from './core/workspace';
 import { RunnerClient } from './runner/client';
 
 const USAGE = `usage:
   rsi cycle [--cycles N] [--proposer NAME] [--auto-accept] [--json] [--workspace DIR]
   rsi calibrate [--json] [--workspace DIR]
   rsi lessons [--json] [--workspace DIR]
+  rsi context [--workspace DIR]   print what a model proposer is told (runs nothing of the workspace)
 
   --cycles N        cycles to run (default 1); each kept winner is the next cycle's baseline
   --proposer NAME   who proposes changes: ${PROPOSER_KINDS.join(', ')} (default: the config's)
@@ -53,6 +56,7 @@ async function main(argv: string[]): Promise<number> {
   const workspace = path.resolve(values.workspace ?? '.');
 
   if (command === 'lessons') return printLessons(workspace, values.json ?? false);
+  if (command === 'context') return printContext(workspace);
   if (command !== 'cycle' && command !== 'calibrate') throw new UsageError(`unknown command: ${command}`);
 
   const cycles = values.cycles === undefined ? 1 : Number(values.cycles);
@@ -67,11 +71,11 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('\nstopping: the current run is killed, nothing of it is kept\n');
     controller.abort();
   });
-  const runner = new RunnerClient({ runnerPath: path.join(__dirname, 'runner.js'), log: (line) => process.stderr.write(line + '\n') });
+  const runner = newRunner();
   const options = {
     workspace,
     runner,
-    storageRoot: process.env.RSI_SANDBOX_ROOT ?? path.join(os.tmpdir(), 'rsi-sandboxes'),
+    storageRoot: storageRoot(),
     proposer: proposerName as ProposerKind | undefined,
     autoAccept: values['auto-accept'] ?? false,
     signal: controller.signal,
@@ -90,6 +94,50 @@ async function main(argv: string[]): Promise<number> {
     const summary = await runCycles(options, cycles);
     process.stdout.write(values.json ? JSON.stringify(summary, null, 2) + '\n' : renderSummary(summary));
     return summary.cancelled ? 130 : 0;
+  } finally {
+    await runner.dispose();
+  }
+}
+
+function newRunner(): RunnerClient {
+  return new RunnerClient({ runnerPath: path.join(__dirname, 'runner.js'), log: (line) => process.stderr.write(line + '\n') });
+}
+
+/** Where sandboxes (and the git history index) live: outside the workspace. */
+function storageRoot(): string {
+  return process.env.RSI_SANDBOX_ROOT ?? path.join(os.tmpdir(), 'rsi-sandboxes');
+}
+
+/**
+ * `rsi context`: the text a model proposer is sent, on stdout. Nothing of the workspace runs: the
+ * baseline is the latest lesson's and the noise floor the cached calibration's, where a cycle
+ * measures both afresh. The runner only reads the git history.
+ */
+async function printContext(workspace: string): Promise<number> {
+  const config = await loadConfig(workspace);
+  const { lessons, verdicts } = await readLessons(workspace);
+  const calibration = await readCalibration(workspace, config.metric.command);
+  const measured = [...lessons].reverse().find((l) => l.metric)?.metric;
+  // Without a calibration (a deterministic metric is never calibrated), a zero-width interval says the runs did not vary.
+  const deterministic = calibration?.deterministic ?? (measured !== undefined && measured.ci[0] === measured.ci[1]);
+  const runner = newRunner();
+  try {
+    const text = await contextPrompt({
+      workspace,
+      config,
+      targetFiles: await listTargetFiles(workspace, config.targets, config.protected),
+      readFile: async (rel) => (await readTextOrNull(path.join(workspace, rel))) ?? '',
+      lessons,
+      verdicts,
+      baseline: measured && { median: measured.baseline.median, n: measured.baseline.n, deterministic },
+      noiseFloor: config.noise.floor ?? calibration?.floor,
+      history: historyFromRunner(runner, workspace, storageRoot(), config),
+      log: (message) => process.stderr.write(`${message}\n`),
+    });
+    process.stdout.write(text);
+    const baseline = measured ? 'the baseline is the latest lesson\'s; a cycle measures it afresh' : 'no baseline measured yet';
+    process.stderr.write(`${text.length} characters (budget ${config.context.budgetChars}); ${baseline}\n`);
+    return 0;
   } finally {
     await runner.dispose();
   }

@@ -74,7 +74,23 @@ export function parseConfig(text: string, file = CONFIG_FILE): RsiConfig {
   if (!validate(data)) throw new ConfigError(file, describe(validate.errors ?? []));
   const problems = checkSemantics(data);
   if (problems.length > 0) throw new ConfigError(file, problems);
+  fillProposerDefaults(data.proposer);
   return data;
+}
+
+interface ProposerBranch {
+  properties?: Record<string, { const?: string; default?: unknown }>;
+}
+
+/** Ajv fills no defaults inside a oneOf: the chosen proposer's come from its branch of the same schema. */
+function fillProposerDefaults(proposer: ProposerConfig): void {
+  if (typeof proposer === 'string') return;
+  const branches = schema.properties.proposer.oneOf as ProposerBranch[];
+  const branch = branches.find((b) => b.properties?.['kind']?.const === proposer.kind);
+  const target = proposer as Record<string, unknown>;
+  for (const [key, property] of Object.entries(branch?.properties ?? {})) {
+    if (property.default !== undefined && target[key] === undefined) target[key] = structuredClone(property.default);
+  }
 }
 
 /** What the schema cannot say. */

@@ -4,6 +4,7 @@ import type { RunnerClient } from '../runner/client';
 import type { CompareResult, MetricSpec, ProgressEvent } from '../runner/protocol';
 import { measureNoise, readCalibration, writeCalibration, type Calibration } from './calibration';
 import { loadConfig, metricSpec, type ProposerKind, type RsiConfig } from './config';
+import { contextPrompt, historyFromRunner } from './context';
 import { appendRecords, newLessonId, readLessons, type Lesson, type LessonLog, type LessonMetric, type Outcome } from './lessons';
 import { unifiedDiff, validateProposal, type Candidate, type FileChange } from './patch';
 import { createProposer, proposerForKind } from './proposers';
@@ -163,7 +164,7 @@ class Loop {
     const noiseFloor = await this.noiseFloor(cycle, baseline);
 
     stage('propose', `asking the ${this.proposer.name} proposer for ${this.config.candidates} candidates`);
-    const proposals = await this.propose(cycle, lessonLog);
+    const proposals = await this.propose(cycle, lessonLog, baseline, noiseFloor);
     const lessons: Lesson[] = [];
     const tried = new Set(lessonLog.lessons.map((l) => l.patchHash));
     for (const [index, proposal] of proposals.entries()) {
@@ -209,13 +210,30 @@ class Loop {
     return this.calibration.floor;
   }
 
-  private async propose(cycle: number, lessonLog: LessonLog): Promise<Proposal[]> {
-    const { workspace, signal } = this.options;
+  private async propose(cycle: number, lessonLog: LessonLog, baseline: BaselineStats, noiseFloor: number): Promise<Proposal[]> {
+    const { workspace, runner, storageRoot, signal } = this.options;
     const targetFiles = await listTargetFiles(workspace, this.config.targets, this.config.protected);
     for (const file of this.overlay.keys()) if (!targetFiles.includes(file)) targetFiles.push(file);
+    const readFile = async (rel: string) => (await this.readBase(rel)) ?? '';
+    // Built on the first ask only: the tuner never asks, so its cycles pay nothing for the git history.
+    let prompt: Promise<string> | undefined;
+    const buildPrompt = () =>
+      contextPrompt({
+        workspace,
+        config: this.config,
+        targetFiles,
+        readFile,
+        lessons: lessonLog.lessons,
+        verdicts: lessonLog.verdicts,
+        baseline,
+        noiseFloor,
+        history: historyFromRunner(runner, workspace, storageRoot, this.config, signal),
+        log: (message) => this.log(message),
+      });
     return this.proposer.propose({
       targetFiles,
-      readFile: async (rel) => (await this.readBase(rel)) ?? '',
+      readFile,
+      prompt: () => (prompt ??= buildPrompt()),
       count: this.config.candidates,
       cycle,
       seed: (this.config.seed * 7919 + cycle) >>> 0,

@@ -1,7 +1,7 @@
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { createHash } from 'node:crypto';
-import { applyPatch, createTwoFilesPatch, FILE_HEADERS_ONLY } from 'diff';
+import { applyPatch, createTwoFilesPatch, FILE_HEADERS_ONLY, parsePatch, type StructuredPatch } from 'diff';
 import picomatch from 'picomatch';
 import type { Edit, Proposal } from './proposers/types';
 
@@ -80,13 +80,24 @@ function applyEdit(current: string | null, edit: Edit, rel: string): string | { 
     case 'file':
       return edit.content;
     case 'patch': {
-      const result = applyPatch(current ?? '', edit.patch);
+      // A model's patch may not even parse (jsdiff throws on miscounted hunks): a reason, not a crash.
+      let parsed: StructuredPatch[];
+      try {
+        parsed = parsePatch(edit.patch);
+      } catch (err) {
+        return { error: `the patch for ${rel} cannot be read: ${(err as Error).message}` };
+      }
+      if (parsed.length !== 1) return { error: `the patch for ${rel} must hold exactly one file, not ${parsed.length}` };
+      if (parsed[0]!.oldFileName === '/dev/null' && current !== null) return { error: `the patch creates ${rel}, which already exists` };
+      const result = applyPatch(current ?? '', parsed[0]!);
       return result === false ? { error: `the patch does not apply to the current ${rel}` } : result;
     }
     case 'replace': {
+      // An empty SEARCH creates a file (the SEARCH/REPLACE convention); anywhere else it would be ambiguous.
+      if (edit.search === '') return current === null ? edit.replace : { error: `an empty SEARCH only creates a new file, and ${rel} exists` };
       if (current === null) return { error: `${rel} does not exist, so there is nothing to replace in it` };
       const at = current.indexOf(edit.search);
-      if (edit.search === '' || at < 0) return { error: `the text to replace was not found in ${rel}` };
+      if (at < 0) return { error: `the text to replace was not found in ${rel}` };
       if (current.indexOf(edit.search, at + 1) >= 0) return { error: `the text to replace occurs more than once in ${rel}` };
       return current.slice(0, at) + edit.replace + current.slice(at + edit.search.length);
     }

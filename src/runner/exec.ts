@@ -1,21 +1,36 @@
 /**
- * Runs one user command for the runner: its own process group, a timeout, an output cap, RSS
- * sampling of the whole process tree, and a tree kill that leaves nothing running behind it.
+ * Runs one user command for the runner, or a coding agent for the command proposer: its own process
+ * group, a timeout, an output cap, RSS sampling of the whole process tree, and a tree kill that
+ * leaves nothing running behind it.
  *
  * POSIX only (Linux, macOS): it relies on process groups, and on /proc (Linux) or `ps` (macOS) to
  * see the tree. Windows is not supported by the runner yet.
  *
  * Only Node builtins: the runner must stay lighter than what it measures.
  */
-import { execFile, spawn } from 'node:child_process';
+import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
+import type { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 
-export interface ExecOptions {
+export type ExecOptions = ExecSettings & (ShellCommand | DirectCommand);
+
+interface ShellCommand {
   /** Run through the shell: `/bin/sh -c command`. */
   command: string;
+  argv?: undefined;
+}
+
+/** A program and its arguments, no shell: a coding-agent CLI's arguments must reach it verbatim. */
+interface DirectCommand {
+  /** argv[0] is looked up on the PATH. */
+  argv: [string, ...string[]];
+  command?: undefined;
+}
+
+interface ExecSettings {
   cwd: string;
   /** Defaults to process.env. */
   env?: NodeJS.ProcessEnv;
@@ -28,6 +43,8 @@ export interface ExecOptions {
   sampleIntervalMs?: number;
   /** Abort to cancel: the tree is killed and the result says killedFor 'cancel'. */
   signal?: AbortSignal;
+  /** Written to the program's stdin, which is then closed; without it stdin is /dev/null. */
+  input?: string;
 }
 
 export interface ExecResult {
@@ -37,7 +54,9 @@ export interface ExecResult {
   stderr: string;
   /** Some stdout or stderr was dropped by the cap. */
   truncated: boolean;
-  /** From spawn to the shell's exit (performance.now). */
+  /** Some stdout was dropped by the cap (an answer read from stdout is then incomplete). */
+  stdoutTruncated: boolean;
+  /** From spawn to the spawned process's exit (performance.now). */
   wallMs: number;
   /**
    * Peak memory of the process tree, in bytes: the larger of (a) the largest sum of the members'
@@ -57,7 +76,7 @@ const LINUX = process.platform === 'linux';
 const GRACE_MS = 200;
 /** Bound on waiting for a killed tree to vanish (a process stuck in uninterruptible IO cannot die). */
 const KILL_WAIT_MS = 5000;
-/** Bound on waiting for our pipes to close after the shell exits (an escaped daemon may hold them). */
+/** Bound on waiting for our pipes to close after the spawned process exits (an escaped daemon may hold them). */
 const CLOSE_WAIT_MS = 1000;
 /** A full pass over /proc this often, as a net for pid reuse; other passes read only new pids. */
 const FULL_SCAN_MS = 1000;
@@ -106,8 +125,8 @@ function kb(status: string, field: string): number {
 }
 
 /**
- * The process tree of a command: the members of its process group and session (the shell is a
- * session leader, spawned detached) plus their descendants by parent pid, so that a grandchild
+ * The process tree of a command: the members of its process group and session (what we spawn
+ * is a session leader, spawned detached) plus their descendants by parent pid, so that a grandchild
  * that called setsid is still found. Members are remembered once seen, so one orphaned by its
  * parent's death (reparented to init) stays in the tree. One daemonizing by double fork faster
  * than a sample escapes; /proc/PID/task/TID/children is not used: it is often compiled out
@@ -284,25 +303,32 @@ class Capture {
   }
 }
 
-/** Run a command; never throws for a failing command (its exit is the result), only when the shell cannot start. */
+/** Run a command; never throws for a failing command (its exit is the result), only when it cannot start. */
 export async function execCommand(options: ExecOptions): Promise<ExecResult> {
   if (process.platform === 'win32') throw new Error('the RSI runner does not support Windows yet (it relies on POSIX process groups)');
   if (options.signal?.aborted) {
-    return { exitCode: null, signal: null, stdout: '', stderr: '', truncated: false, wallMs: 0, peakRssBytes: 0, killedFor: 'cancel' };
+    return { exitCode: null, signal: null, stdout: '', stderr: '', truncated: false, stdoutTruncated: false, wallMs: 0, peakRssBytes: 0, killedFor: 'cancel' };
   }
   const started = performance.now();
-  const child = spawn('/bin/sh', ['-c', options.command], {
+  const [file, ...args] = options.argv ?? ['/bin/sh', '-c', options.command];
+  const child = spawn(file, args, {
     cwd: options.cwd,
     env: options.env ?? process.env,
     detached: true, // setsid(): own session and process group, so the tree can be found and killed
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   if (child.pid === undefined) {
     const [error] = (await once(child, 'error')) as [Error];
     const where = statSync(options.cwd, { throwIfNoEntry: false })?.isDirectory() ? '' : ' (the directory does not exist)';
-    throw new Error(`cannot start /bin/sh in ${options.cwd}${where}: ${error.message}`);
+    throw new Error(`cannot start ${file} in ${options.cwd}${where}: ${error.message}`, { cause: error });
   }
   child.on('error', () => {}); // after a successful spawn only kill() can fail, and we ignore ESRCH
+  // Pipes as set in stdio above (TypeScript cannot tell when stdin is chosen at run time).
+  const { stdin, stdout, stderr } = child as ChildProcessByStdio<Writable | null, Readable, Readable>;
+  if (stdin) {
+    stdin.on('error', () => {}); // EPIPE: the program exited or closed stdin without reading it all
+    stdin.end(options.input);
+  }
   // Not events.once: it would reject on 'error'.
   const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, sig) => resolve([code, sig])));
   const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
@@ -310,8 +336,8 @@ export async function execCommand(options: ExecOptions): Promise<ExecResult> {
   const tree = new ProcTree(child.pid);
   const out = new Capture(options.outputBytes);
   const err = new Capture(options.outputBytes);
-  child.stdout.on('data', (chunk: Buffer) => out.push(chunk));
-  child.stderr.on('data', (chunk: Buffer) => err.push(chunk));
+  stdout.on('data', (chunk: Buffer) => out.push(chunk));
+  stderr.on('data', (chunk: Buffer) => err.push(chunk));
 
   let killedFor: ExecResult['killedFor'];
   let killing: Promise<void> | undefined;
@@ -358,14 +384,15 @@ export async function execCommand(options: ExecOptions): Promise<ExecResult> {
     // Processes left behind (background jobs) would skew the next measurement: they go too.
     await (killing ?? killProcTree(tree, GRACE_MS));
     await Promise.race([closed, delay(CLOSE_WAIT_MS)]);
-    child.stdout.destroy();
-    child.stderr.destroy();
+    stdout.destroy();
+    stderr.destroy();
     return {
       exitCode,
       signal: exitSignal,
       stdout: out.text(),
       stderr: err.text(),
       truncated: out.truncated || err.truncated,
+      stdoutTruncated: out.truncated,
       wallMs,
       peakRssBytes: peak,
       ...(killedFor ? { killedFor } : {}),

@@ -57,6 +57,9 @@ const handlers: { [M in Method]: Handler<M> } = {
   },
   sample: (params, signal, emit) => sample(params, dirs(), signal, emit),
   compare: (params, signal, emit) => compare(params, dirs(), signal, emit),
+  // A separate bundle (dist/history.js, with isomorphic-git), loaded by the first request: the
+  // runner starts without parsing it.
+  history: async (params, signal) => (await import('./history.js')).history(params, signal),
   async release() {
     await pool?.release();
     pool = undefined;

@@ -71,6 +71,36 @@ export type CompareResult =
   /** The candidate's run failed: its outcome and why. */
   | { ok: false; outcome: 'crashed' | 'timeout' | 'memory-exceeded'; detail: string; baseline: number[]; candidate: number[] };
 
+export interface HistoryParams {
+  workspace: string;
+  /** The sandboxes' storage root: the index is cached in the workspace's folder there. */
+  storageRoot: string;
+  /** How many commits of HEAD's first-parent line to read. */
+  commits: number;
+  /** Only these workspace-relative files; every file the commits touched when absent. */
+  paths?: string[];
+}
+/** What git says about one workspace-relative file, over the commits read. */
+export interface FileHistory {
+  path: string;
+  /** Commits that changed it. */
+  churn: number;
+  /** Of those, commits whose message says fix, bug, revert or hotfix. */
+  fixes: number;
+  lastChangedDays: number;
+  /** Days since the oldest commit read that changed it. */
+  firstSeenDays: number;
+}
+export interface HistoryResult {
+  /** Files the commits read changed (empty without git). */
+  files: FileHistory[];
+  /** Commits read: 0 without git; fewer than asked when the history is shorter. */
+  commits: number;
+  /** Commits diffed by this request; the others came from the cache. */
+  indexedNow: number;
+  ms: number;
+}
+
 export interface RunnerMethods {
   ping: { params: Record<string, never>; result: { pid: number; rssBytes: number; uptimeMs: number } };
   prepare: { params: PrepareParams; result: PrepareResult };
@@ -79,6 +109,8 @@ export interface RunnerMethods {
   gate: { params: GateParams; result: GateResult };
   sample: { params: SampleParams; result: SampleResult };
   compare: { params: CompareParams; result: CompareResult };
+  /** Git history insight: churn, age and fix/revert frequency per file. */
+  history: { params: HistoryParams; result: HistoryResult };
   /** Release the sandboxes' lock (the runner may live on for the next cycle). */
   release: { params: Record<string, never>; result: Record<string, never> };
 }

@@ -4,6 +4,7 @@
  * Layout under the caller's storage root (temp dir or the extension's storage):
  *   <root>/<sha256 of the workspace's real path, 16 hex>/
  *     lock                  {"pid","start"} of the run using the sandboxes
+ *     history.json          the git history index (history.ts)
  *     a/ b/                 one Sandbox each: 'a' runs the baseline, 'b' the candidates
  *       tree/               the copy, where commands run (Sandbox.dir)
  *       state.json          what was copied (source size and mtime) and the overlay written; its mtime is when
@@ -458,6 +459,22 @@ async function takeLock(file: string): Promise<void> {
   }
 }
 
+/**
+ * The workspace's folder under the storage root (`<root>/<hash>/`, created), shared by its sandboxes
+ * and the git history cache; refused when the storage root lies inside the workspace.
+ */
+export async function workspaceStorage(storageRoot: string, workspace: string): Promise<string> {
+  const root = await fs.realpath(workspace).catch(() => {
+    throw new Error(`workspace ${workspace} does not exist`);
+  });
+  await fs.mkdir(storageRoot, { recursive: true });
+  const storage = await fs.realpath(storageRoot);
+  if (isInside(storage, root)) throw new Error(`sandbox storage ${storageRoot} must be outside the workspace ${root}`);
+  const home = path.join(storage, createHash('sha256').update(root).digest('hex').slice(0, 16));
+  await fs.mkdir(home, { recursive: true });
+  return home;
+}
+
 /** The two sandboxes of a workspace, under a lock so that two runs never share them. */
 export class SandboxPool {
   private home: string | undefined;
@@ -476,16 +493,7 @@ export class SandboxPool {
   async acquire(overlay: Record<string, string | null>): Promise<{ a: Sandbox; b: Sandbox } & PrepareResult> {
     const started = performance.now();
     let lockedNow = false;
-    if (!this.home) {
-      const root = await fs.realpath(this.workspace).catch(() => {
-        throw new Error(`workspace ${this.workspace} does not exist`);
-      });
-      await fs.mkdir(this.storageRoot, { recursive: true });
-      const storage = await fs.realpath(this.storageRoot);
-      if (isInside(storage, root)) throw new Error(`sandbox storage ${this.storageRoot} must be outside the workspace ${root}`);
-      this.home = path.join(storage, createHash('sha256').update(root).digest('hex').slice(0, 16));
-      await fs.mkdir(this.home, { recursive: true });
-    }
+    this.home ??= await workspaceStorage(this.storageRoot, this.workspace);
     try {
       if (!this.lockFile) {
         const file = path.join(this.home, 'lock');

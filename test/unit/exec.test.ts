@@ -40,6 +40,19 @@ test('a missing working directory throws a clear error', async () => {
   await assert.rejects(execCommand({ ...base, cwd: '/nonexistent/rsi-exec', command: 'true' }), /cannot start \/bin\/sh in \/nonexistent\/rsi-exec \(the directory does not exist\)/);
 });
 
+test('argv runs a program without a shell: arguments verbatim, input on stdin, a missing program named', async () => {
+  const echo = 'process.stdout.write(JSON.stringify(process.argv.slice(1)) + require("fs").readFileSync(0, "utf8"))';
+  const r = await execCommand({ ...base, argv: [process.execPath, '-e', echo, '$HOME; echo hi', '*'], input: 'from stdin' });
+  assert.equal(r.exitCode, 0, r.stderr);
+  assert.equal(r.stdout, '["$HOME; echo hi","*"]from stdin');
+  assert.equal(r.stdoutTruncated, false);
+  await assert.rejects(execCommand({ ...base, argv: ['rsi-no-such-program'] }), (err: Error) => {
+    assert.match(err.message, /^cannot start rsi-no-such-program in /);
+    assert.equal((err.cause as NodeJS.ErrnoException).code, 'ENOENT');
+    return true;
+  });
+});
+
 test('timeout kills the whole tree: children, grandchildren, and a setsid grandchild orphaned by its parent', async () => {
   const setsid = process.platform === 'linux'; // macOS has no setsid(1)
   // Each background process prints its pid; the inner sh exits after 0.3 s, orphaning its setsid child
@@ -80,6 +93,7 @@ test('output beyond the cap is dropped, flagged, and the command keeps running',
   assert.match(r.stdout, /^a+$/);
   assert.equal(r.stderr, 'done\n'); // ran to the end
   assert.equal(r.truncated, true);
+  assert.equal(r.stdoutTruncated, true);
 });
 
 test('memory limit kills a process that allocates, with killedFor memory and the peak above the limit', async () => {

@@ -77,3 +77,18 @@ test('the same edit on another baseline is another experiment: its hash differs'
   assert.ok(first.ok && moved.ok);
   assert.notEqual(first.candidate.patchHash, moved.candidate.patchHash);
 });
+
+test('a patch that cannot be read, or creates a file that exists, is invalid with a reason, not a crash', async () => {
+  const miscounted = '--- a/src/a.js\n+++ b/src/a.js\n@@ -1,5 +1,5 @@\n-const A = 1;\n+const A = 2;\n';
+  assert.match(await reason([{ kind: 'patch', path: 'src/a.js', patch: miscounted }]), /the patch for src\/a\.js cannot be read: Hunk at line 3/);
+  const creates = '--- /dev/null\n+++ b/src/a.js\n@@ -0,0 +1,1 @@\n+const A = 2;\n';
+  assert.match(await reason([{ kind: 'patch', path: 'src/a.js', patch: creates }]), /creates src\/a\.js, which already exists/);
+});
+
+test('an empty SEARCH creates a new file, and is refused for a file that exists', async () => {
+  const s = await scope();
+  const created = await validateProposal({ hypothesis: 'h', edits: [{ kind: 'replace', path: 'src/new.js', search: '', replace: 'x\n' }] }, s);
+  assert.ok(created.ok);
+  assert.deepEqual(created.candidate.changes, [{ path: 'src/new.js', before: null, after: 'x\n' }]);
+  assert.match(await reason([{ kind: 'replace', path: 'src/a.js', search: '', replace: 'x\n' }]), /an empty SEARCH only creates a new file, and src\/a\.js exists/);
+});

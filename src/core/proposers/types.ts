@@ -37,6 +37,11 @@ export interface ProposeContext {
   verdicts: Map<string, 'accepted' | 'rejected'>;
   metric: { name: string; direction: Direction };
   signal: AbortSignal;
+  /**
+   * The context memory as text (goal, target files, lessons digest, git insight), what a model
+   * proposer is told. Absent where no context builder is wired: model proposers then build a minimal one.
+   */
+  prompt?: () => Promise<string>;
   /** Progress and diagnostics for the log. */
   log(message: string): void;
 }

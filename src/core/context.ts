@@ -1,0 +1,231 @@
+/**
+ * Context memory: what a model proposer is told (ProposeContext.prompt; `rsi context` prints it),
+ * within config.context.budgetChars: the goal, the workspace's conventions, what git history and
+ * the lessons say, the target files (most relevant first), and how to answer.
+ *
+ * `buildContext` is pure; `contextPrompt` gathers its input (files, lessons, git history).
+ */
+import * as path from 'node:path';
+import type { RunnerClient } from '../runner/client';
+import type { HistoryResult } from '../runner/protocol';
+import type { RsiConfig } from './config';
+import { fitSection, gitDigest, lessonDigest, type GitInsight } from './digest';
+import type { Direction, Lesson, Verdict } from './lessons';
+import { ANSWER_FORMAT } from './proposers/format';
+import { readTextOrNull } from './workspace';
+
+export interface BaselineSummary {
+  median: number;
+  n: number;
+  /** The runs behind the median, when known (a cycle's own baseline). */
+  values?: number[];
+  deterministic: boolean;
+}
+
+export interface TargetFile {
+  path: string;
+  content: string;
+}
+
+export interface ContextInput {
+  metric: { name: string; direction: Direction; command: string };
+  /** Absent: no baseline measured yet. */
+  baseline?: BaselineSummary;
+  /** Relative change; absent: not calibrated yet. */
+  noiseFloor?: number;
+  gate: string[];
+  files: TargetFile[];
+  lessons: Lesson[];
+  verdicts: Map<string, Verdict['verdict']>;
+  history?: GitInsight;
+  conventions?: { path: string; text: string };
+  answerFormat: string;
+  budgetChars: number;
+}
+
+/** Shares of the budget the optional sections keep when the whole does not fit; the files get the rest. */
+const SHARES = { lessons: 0.3, conventions: 0.15, history: 0.1 } as const;
+/** Spare room goes back to the optional sections in this order. */
+const REFILL_ORDER = ['lessons', 'conventions', 'history'] as const;
+/** A file part shorter than this is listed by name instead: a fragment that small misleads more than it helps. */
+const MIN_FILE_PART = 400;
+/** Blank lines between at most six sections, and the final newline. */
+const SEPARATORS = 5 * 2 + 1;
+
+export function buildContext(input: ContextInput): string {
+  const goal = goalSection(input);
+  const lessons = lessonDigest(input.lessons, input.verdicts, input.metric.direction);
+  const history = gitDigest(input.history, input.files.map((f) => f.path));
+  const conventions = input.conventions;
+  const render = {
+    lessons: (room: number) => fitSection(lessons, room),
+    history: (room: number) => fitSection(history, room),
+    conventions: (room: number) =>
+      conventions ? withTruncation(`## Conventions of this workspace (${conventions.path})\n`, conventions.text, room, conventions.path) : '',
+  };
+  const room = input.budgetChars - goal.length - input.answerFormat.length - SEPARATORS;
+  const need = { lessons: render.lessons(Infinity).length, history: render.history(Infinity).length, conventions: render.conventions(Infinity).length };
+  const given = { lessons: 0, history: 0, conventions: 0 };
+  for (const key of REFILL_ORDER) given[key] = Math.min(need[key], Math.floor(SHARES[key] * input.budgetChars));
+  const reserved = given.lessons + given.history + given.conventions;
+  if (reserved > room) for (const key of REFILL_ORDER) given[key] = Math.floor((given[key] * Math.max(0, room)) / reserved);
+
+  const files = fileSection(rankFiles(input), room - given.lessons - given.history - given.conventions);
+  let spare = room - given.lessons - given.history - given.conventions - files.length;
+  for (const key of REFILL_ORDER) {
+    const more = Math.max(0, Math.min(need[key] - given[key], spare));
+    given[key] += more;
+    spare -= more;
+  }
+  const sections = [goal, render.conventions(given.conventions), render.history(given.history), render.lessons(given.lessons), files, input.answerFormat];
+  const text = sections.filter((s) => s !== '').join('\n\n') + '\n';
+  // Over only when the goal and the answer format alone exceed the budget.
+  return text.slice(0, input.budgetChars);
+}
+
+function goalSection({ metric, baseline, noiseFloor, gate }: ContextInput): string {
+  const lines = [
+    '## Goal',
+    `Make the metric \`${metric.name}\` ${metric.direction === 'maximize' ? 'higher' : 'lower'} (${metric.direction}). ` +
+      `It is read from the output of \`${metric.command}\`, run in a copy of the workspace.`,
+    `Current baseline: ${baseline ? baselineText(baseline) : '(no baseline measured yet)'}.`,
+  ];
+  if (baseline?.deterministic) lines.push('The metric is deterministic (every run gives the same value): any change is real, however small.');
+  else if (noiseFloor !== undefined) {
+    lines.push(`Noise floor: ${(noiseFloor * 100).toFixed(2)}%. A change smaller than that cannot be told from measurement noise and is never kept.`);
+  } else lines.push('Noise floor: not calibrated yet (it is measured before the first comparison).');
+  if (gate.length > 0) lines.push(`A candidate is measured only if these commands pass first: ${gate.map((c) => `\`${c}\``).join(', ')}.`);
+  return lines.join('\n');
+}
+
+function baselineText({ median, n, values, deterministic }: BaselineSummary): string {
+  const runs = `${n} run${n === 1 ? '' : 's'}`;
+  if (!values || values.length === 0) return `${num(median)}, the median of ${runs}`;
+  if (deterministic) return `${num(median)}, the same on each of ${runs}`;
+  if (values.length <= 12) return `${num(median)}, the median of ${runs}: ${values.map(num).join(', ')}`;
+  return `${num(median)}, the median of ${runs} from ${num(Math.min(...values))} to ${num(Math.max(...values))}`;
+}
+
+function num(x: number): string {
+  return Number.isInteger(x) ? String(x) : String(Number(x.toPrecision(6)));
+}
+
+/** Files with kept lessons first (the most kept first), then the most recently changed in git, then the rest. */
+function rankFiles({ files, lessons, verdicts, history }: ContextInput): TargetFile[] {
+  const kept = new Map<string, number>();
+  for (const l of lessons) {
+    if (l.outcome === 'kept' && verdicts.get(l.id) !== 'rejected') for (const f of l.files) kept.set(f, (kept.get(f) ?? 0) + 1);
+  }
+  const lastChanged = new Map(history?.files.map((f) => [f.path, f.lastChangedDays]));
+  const never = Number.MAX_SAFE_INTEGER;
+  return [...files].sort(
+    (a, b) => (kept.get(b.path) ?? 0) - (kept.get(a.path) ?? 0) || (lastChanged.get(a.path) ?? never) - (lastChanged.get(b.path) ?? never),
+  );
+}
+
+/** The files in order, whole while they fit; then one cut at a line, saying so; the rest named only. */
+function fileSection(files: TargetFile[], room: number): string {
+  const heading = '## Target files (the only files you may change), most relevant first';
+  if (files.length === 0) return `${heading}\n(no file matches the targets of .rsi/config.json)`.slice(0, Math.max(0, room));
+  if (heading.length > room) return '';
+  const parts = [heading];
+  let used = heading.length;
+  const notShown: string[] = [];
+  const notShownLine = (paths: string[]) => (paths.length > 0 ? `(not shown for lack of space: ${paths.join(', ')})` : '');
+  files.forEach((file, i) => {
+    // Keep room to name the files that may not fit after this one.
+    const free = room - used - 1 - (notShownLine([...notShown, ...files.slice(i + 1).map((f) => f.path)]).length + 1);
+    const block = withTruncation(`### ${file.path}\n`, file.content, free, file.path, true);
+    if (block === '') notShown.push(file.path);
+    else {
+      parts.push(block);
+      used += block.length + 1;
+    }
+  });
+  if (notShown.length > 0) parts.push(notShownLine(notShown));
+  return parts.join('\n');
+}
+
+/**
+ * `heading` and `text` (fenced when asked) within `room`: whole, or cut at a line end with a line
+ * saying how much is shown; empty when less than MIN_FILE_PART of the text would fit.
+ */
+function withTruncation(heading: string, text: string, room: number, name: string, fence = false): string {
+  const body = (part: string) => (fence ? fenced(part, text) : part.replace(/\n+$/, ''));
+  const whole = heading + body(text);
+  if (whole.length <= room) return whole;
+  const note = (shown: number) => `\n[${name} is cut here: the first ${shown} of ${text.length} characters are shown]`;
+  // body() adds at most a newline to a part that does not end with one.
+  const fits = room - (heading + body('')).length - note(text.length).length - 1;
+  if (fits < MIN_FILE_PART) return '';
+  const cut = text.slice(0, fits);
+  const part = cut.slice(0, cut.lastIndexOf('\n') + 1) || cut;
+  return heading + body(part) + note(part.length);
+}
+
+/** A fence longer than any backtick run in the whole text, so no part of it can close the fence. */
+function fenced(body: string, whole: string): string {
+  const longest = Math.max(0, ...(whole.match(/`+/g) ?? []).map((run) => run.length));
+  const fence = '`'.repeat(Math.max(3, longest + 1));
+  return `${fence}\n${body}${body.endsWith('\n') || body === '' ? '' : '\n'}${fence}`;
+}
+
+/** Where contextPrompt finds its input. */
+export interface PromptSources {
+  workspace: string;
+  config: RsiConfig;
+  targetFiles: string[];
+  /** A target file as the cycle's baseline sees it (kept winners included). */
+  readFile(relativePath: string): Promise<string>;
+  lessons: Lesson[];
+  verdicts: Map<string, Verdict['verdict']>;
+  baseline?: BaselineSummary;
+  noiseFloor?: number;
+  /** Git insight for these workspace-relative files: `historyFromRunner`. */
+  history(paths: string[]): Promise<HistoryResult>;
+  log(message: string): void;
+}
+
+export async function contextPrompt(sources: PromptSources): Promise<string> {
+  const { config } = sources;
+  const files = await Promise.all(sources.targetFiles.map(async (p) => ({ path: p, content: await sources.readFile(p) })));
+  return buildContext({
+    metric: { name: config.metric.name, direction: config.metric.direction, command: config.metric.command },
+    baseline: sources.baseline,
+    noiseFloor: sources.noiseFloor,
+    gate: config.gate,
+    files,
+    lessons: sources.lessons,
+    verdicts: sources.verdicts,
+    history: await gitInsight(sources),
+    conventions: await conventions(sources),
+    answerFormat: ANSWER_FORMAT,
+    budgetChars: config.context.budgetChars,
+  });
+}
+
+/** The runner computes and caches the history: isomorphic-git stays out of the editor's process. */
+export function historyFromRunner(runner: RunnerClient, workspace: string, storageRoot: string, config: RsiConfig, signal?: AbortSignal) {
+  return (paths: string[]) => runner.request('history', { workspace, storageRoot, commits: config.context.historyCommits, paths }, { signal });
+}
+
+/** A history that cannot be read leaves the insight out of the prompt; it never stops the cycle. */
+async function gitInsight(sources: PromptSources): Promise<GitInsight | undefined> {
+  try {
+    const result = await sources.history(sources.targetFiles);
+    if (result.commits > 0) sources.log(`git history: ${result.commits} commits, ${result.indexedNow} indexed now, in ${result.ms} ms`);
+    return { window: sources.config.context.historyCommits, commits: result.commits, files: result.files };
+  } catch (error) {
+    if ((error as Error).name === 'CancelledError') throw error;
+    sources.log(`git history left out of the prompt: ${(error as Error).message}`);
+    return undefined;
+  }
+}
+
+async function conventions({ workspace, config, log }: PromptSources): Promise<ContextInput['conventions']> {
+  const name = config.context.conventions;
+  if (!name) return undefined;
+  const text = await readTextOrNull(path.join(workspace, name));
+  if (text === null) log(`the conventions file ${name} (context.conventions in .rsi/config.json) does not exist`);
+  return text === null ? undefined : { path: name, text };
+}

@@ -1,0 +1,7 @@
+/**
+ * The engine as the extension loads it: its own bundle (dist/engine.js), required on the first
+ * cycle, so that activation parses none of it (the cycle, the proposers, ajv and the config schema).
+ */
+export { calibrate } from './core/calibration';
+export { runCycles } from './core/cycle';
+export { RunnerClient } from './runner/client';

@@ -1,0 +1,40 @@
+import * as vscode from 'vscode';
+import type { RunSummary } from './core/cycle';
+import { registerCommands } from './vscode/commands';
+import { CycleController } from './vscode/controller';
+import { LessonDiffs } from './vscode/lessonDiff';
+import { LessonsFile } from './vscode/lessonsFile';
+import { LessonsTree } from './vscode/lessonsTree';
+import { ReportPanel } from './vscode/report';
+import { RsiStatusBar } from './vscode/statusBar';
+
+/** What activate() returns: the extension's parts, for tests and other extensions. */
+export interface RsiApi {
+  runCycle(folder?: vscode.Uri): Promise<RunSummary | undefined>;
+  controller: CycleController;
+  statusBar: RsiStatusBar;
+  lessonsTree: LessonsTree;
+  report: ReportPanel;
+  /** How long activate() took, in milliseconds. */
+  activateMs: number;
+}
+
+/**
+ * Wires the parts together, nothing more: no runner, no git, no sandbox, no file read. The engine
+ * (dist/engine.js) loads with the first cycle.
+ */
+export function activate(context: vscode.ExtensionContext): RsiApi {
+  const started = performance.now();
+  const log = vscode.window.createOutputChannel('RSI', { log: true });
+  const lessons = new LessonsFile();
+  const statusBar = new RsiStatusBar();
+  const lessonsTree = new LessonsTree(lessons);
+  const lessonDiffs = new LessonDiffs();
+  const report = new ReportPanel(lessons);
+  const controller = new CycleController(context, log, statusBar, lessons);
+  context.subscriptions.push(
+    log, lessons, statusBar, lessonsTree, lessonDiffs, report, controller,
+    ...registerCommands({ controller, lessons, lessonDiffs, report }),
+  );
+  return { runCycle: (folder) => controller.runCycle(folder), controller, statusBar, lessonsTree, report, activateMs: performance.now() - started };
+}

@@ -1,0 +1,264 @@
+import * as path from 'node:path';
+import * as vscode from 'vscode';
+import type { Calibration } from '../core/calibration';
+import type { ProposerKind } from '../core/config';
+import type { EngineEvent, EngineOptions, PendingProposal, RunSummary } from '../core/cycle';
+import { appendRecords, type Verdict } from '../core/lessons';
+import type { RunnerClient } from '../runner/client';
+import { configExists, offerConfig, openConfig } from './configFile';
+import { loadEngine, type Engine } from './engine';
+import { describeOutcome, percent } from './format';
+import { ProposalSession, type HunkVerdict } from './inlineDiff/session';
+import type { LessonsFile } from './lessonsFile';
+import { Disposable, toDisposable } from './lifecycle';
+import { RunProgress } from './runProgress';
+import type { RsiStatusBar } from './statusBar';
+import { untrustedRefusal } from './trust';
+import { isUserError } from './userError';
+import { pickFolder } from './workspaceFolder';
+
+type Work<T> = (engine: Engine, options: EngineOptions, folder: vscode.WorkspaceFolder) => Promise<T>;
+
+/** A run in flight: what stops it, and why it stopped. */
+interface ActiveRun {
+  abort: AbortController;
+  stopReason?: string;
+}
+
+/**
+ * Runs the engine for the commands: one run at a time, a runner per workspace folder (started by
+ * the first cycle, stopped on dispose), progress in a cancellable notification and the status bar,
+ * the engine's log in the "RSI" channel, the winners as an inline proposal.
+ */
+export class CycleController extends Disposable {
+  private readonly runners = new Map<string, RunnerClient>();
+  private active: ActiveRun | undefined;
+  private session: ProposalSession | undefined;
+  /** What the user was told when the last run refused or failed; undefined after a run that worked. */
+  lastError: string | undefined;
+
+  constructor(
+    private readonly context: vscode.ExtensionContext,
+    private readonly log: vscode.LogOutputChannel,
+    private readonly statusBar: RsiStatusBar,
+    private readonly lessons: LessonsFile,
+  ) {
+    super();
+    this._register(toDisposable(() => this.shutdown()));
+  }
+
+  get running(): boolean {
+    return this.active !== undefined;
+  }
+
+  /** The pending proposal shown in the editors, if any. */
+  get proposal(): ProposalSession | undefined {
+    return this.session;
+  }
+
+  /** Process ids of the runners alive now: none before the first cycle. */
+  get runnerPids(): number[] {
+    return [...this.runners.values()].flatMap((runner) => (runner.pid === undefined ? [] : [runner.pid]));
+  }
+
+  /** One cycle. Resolves to its summary, or to undefined when it could not run (the user was told why). */
+  runCycle(resource?: vscode.Uri): Promise<RunSummary | undefined> {
+    return this.run('Run Cycle', resource, async (engine, options, folder) => this.present(folder, await engine.runCycles(options, 1)));
+  }
+
+  /** Cycles until RSI: Stop or the budget of cycles or minutes ends; the accumulated change is one proposal. */
+  runContinuously(resource?: vscode.Uri): Promise<RunSummary | undefined> {
+    return this.run('Run Continuously', resource, async (engine, options, folder) => {
+      const budget = vscode.workspace.getConfiguration('rsi.continuous', folder);
+      const maxMinutes = budget.get<number>('maxMinutes', 30);
+      const timer = setTimeout(() => this.stop(`stopped at the budget of ${maxMinutes} minutes`), maxMinutes * 60_000);
+      try {
+        return this.present(folder, await engine.runCycles(options, budget.get<number>('maxCycles', 10)));
+      } finally {
+        clearTimeout(timer);
+      }
+    });
+  }
+
+  /** A/A runs that measure the noise floor afresh, cached in .rsi/calibration.json. */
+  calibrate(resource?: vscode.Uri): Promise<Calibration | undefined> {
+    return this.run('Calibrate Noise Floor', resource, async (engine, options) => {
+      const calibration = await engine.calibrate(options);
+      const floor = calibration.deterministic ? 'deterministic metric: any change is real' : `noise floor ±${percent(calibration.floor).slice(1)}`;
+      this.statusBar.show(`$(beaker) RSI: ${floor}`, `RSI Loop: ${floor} (${calibration.runs} A/A pairs), saved to .rsi/calibration.json.`);
+      return calibration;
+    });
+  }
+
+  /** Kills the run's current commands; what was decided before stays in the lessons. */
+  stop(reason = 'stopped by you'): void {
+    if (!this.active || this.active.abort.signal.aborted) return;
+    this.active.stopReason = reason;
+    this.active.abort.abort();
+  }
+
+  private async run<T>(action: string, resource: vscode.Uri | undefined, work: Work<T>): Promise<T | undefined> {
+    this.lastError = undefined;
+    const untrusted = untrustedRefusal(vscode.workspace, action);
+    if (untrusted) return this.refuse(untrusted);
+    const folder = await pickFolder(resource);
+    if (!folder) return undefined;
+    if (!(await configExists(folder))) {
+      await offerConfig(folder);
+      return undefined;
+    }
+    if (this.active) return this.refuse(`RSI: ${action} refused: a run is already in progress (RSI: Stop ends it).`);
+    const active: ActiveRun = { abort: new AbortController() };
+    this.active = active;
+    void vscode.commands.executeCommand('setContext', 'rsi.running', true);
+    const progress = new RunProgress();
+    this.statusBar.showProgress(progress);
+    try {
+      const engine = loadEngine();
+      const title = `RSI: ${action}`;
+      return await vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title, cancellable: true }, async (notification, token) => {
+        const cancel = token.onCancellationRequested(() => this.stop());
+        const onEvent = (event: EngineEvent) => {
+          progress.update(event);
+          this.statusBar.showProgress(progress);
+          notification.report({ message: progress.message });
+          this.logEvent(folder, event);
+        };
+        try {
+          return await work(engine, this.engineOptions(engine, folder, active.abort.signal, onEvent), folder);
+        } finally {
+          cancel.dispose();
+        }
+      });
+    } catch (err) {
+      this.fail(action, folder, err);
+      return undefined;
+    } finally {
+      this.active = undefined;
+      void vscode.commands.executeCommand('setContext', 'rsi.running', false);
+      this.lessons.invalidate(folder);
+    }
+  }
+
+  private engineOptions(engine: Engine, folder: vscode.WorkspaceFolder, signal: AbortSignal, onEvent: (event: EngineEvent) => void): EngineOptions {
+    const settings = vscode.workspace.getConfiguration('rsi', folder);
+    const proposer = settings.get<string>('proposer', '');
+    // The extension's storage rather than the system temp folder: it outlives reboots, so the
+    // sandboxes are built once and then only synced.
+    const storage = this.context.storageUri ?? this.context.globalStorageUri;
+    return {
+      workspace: folder.uri.fsPath,
+      runner: this.runnerFor(engine, folder),
+      storageRoot: settings.get<string>('sandboxRoot', '') || vscode.Uri.joinPath(storage, 'sandboxes').fsPath,
+      proposer: proposer ? (proposer as ProposerKind) : undefined,
+      autoAccept: settings.get<boolean>('autoApply', false),
+      signal,
+      onEvent,
+    };
+  }
+
+  private runnerFor(engine: Engine, folder: vscode.WorkspaceFolder): RunnerClient {
+    const key = folder.uri.toString();
+    let runner = this.runners.get(key);
+    if (!runner) {
+      // The client forks the runner on its first request, and restarts it after a crash within its budget.
+      runner = new engine.RunnerClient({ runnerPath: path.join(this.context.extensionPath, 'dist', 'runner.js'), log: (line) => this.log.info(line) });
+      this.runners.set(key, runner);
+    }
+    return runner;
+  }
+
+  private async present(folder: vscode.WorkspaceFolder, summary: RunSummary): Promise<RunSummary> {
+    this.statusBar.showResult(summary, this.active?.stopReason);
+    if (summary.proposal) await this.showProposal(folder, summary.proposal, summary);
+    else if (summary.applied.length > 0) void vscode.window.showInformationMessage(`RSI: applied to your files: ${summary.applied.map((l) => l.hypothesis).join('; ')}`);
+    return summary;
+  }
+
+  /** The winners' accumulated change as an inline diff; each lesson's verdict becomes a record. */
+  private async showProposal(folder: vscode.WorkspaceFolder, proposal: PendingProposal, summary: RunSummary): Promise<void> {
+    // A new proposal replaces one still pending: both apply to the files as they are on disk.
+    this.session?.dispose();
+    this.session = undefined;
+    const winners = new Set(proposal.lessons);
+    try {
+      const session = await ProposalSession.show({
+        workspaceFolder: folder.uri,
+        proposal,
+        lessons: summary.cycles.flatMap((c) => c.lessons).filter((l) => winners.has(l.id)),
+        onVerdict: (verdicts) => this.recordVerdicts(folder, verdicts),
+        log: (line) => this.log.info(line),
+      });
+      this.session = session;
+      // The session ends itself once every hunk is decided (its emitter, and this listener, go with it).
+      session.onDidChange(() => {
+        if (this.session === session && session.pending === 0) this.session = undefined;
+      });
+    } catch (err) {
+      this.log.error('could not show the proposal; its patch:\n' + proposal.patch, err);
+      void vscode.window.showErrorMessage(`RSI: could not show the proposal (${(err as Error).message}); its patch is in the RSI log.`);
+    }
+  }
+
+  private async recordVerdicts(folder: vscode.WorkspaceFolder, verdicts: HunkVerdict[]): Promise<void> {
+    const time = new Date().toISOString();
+    await appendRecords(folder.uri.fsPath, verdicts.map((v): Verdict => ({ v: 1, type: 'verdict', lesson: v.lessonId, verdict: v.verdict, time })));
+    this.lessons.invalidate(folder);
+  }
+
+  private logEvent(folder: vscode.WorkspaceFolder, event: EngineEvent): void {
+    switch (event.kind) {
+      case 'stage':
+        this.log.info(`[${folder.name}, cycle ${event.cycle}] ${event.message}`);
+        break;
+      case 'candidate':
+        if (event.phase === 'gate') this.log.info(`[${folder.name}, cycle ${event.cycle}] candidate ${event.index + 1}/${event.total}: ${event.hypothesis}`);
+        break;
+      case 'lesson':
+        this.log.info(`[${folder.name}, cycle ${event.cycle}]   -> ${describeOutcome(event.lesson)}`);
+        this.lessons.invalidate(folder);
+        break;
+      case 'log':
+        this.log.info(`  ${event.message}`);
+        break;
+    }
+  }
+
+  private refuse(message: string): undefined {
+    this.lastError = message;
+    void vscode.window.showWarningMessage(message);
+    return undefined;
+  }
+
+  /** A user's error becomes a message with the way to fix it; a program's error is logged whole. */
+  private fail(action: string, folder: vscode.WorkspaceFolder, err: unknown): void {
+    const error = err instanceof Error ? err : new Error(String(err));
+    if (error.name === 'CancelledError') {
+      this.statusBar.show('$(debug-stop) RSI: stopped', `RSI Loop: ${action} was stopped.`);
+      return;
+    }
+    const actions = ['Show Log'];
+    if (isUserError(error)) {
+      // EngineStop carries the gate's output after its first line: the message shows the line, the log all.
+      this.lastError = `RSI: ${error.message.split('\n')[0]}`;
+      this.log.warn(`${action} in ${folder.uri.fsPath}: ${error.message}`);
+      actions.unshift('Open Configuration');
+    } else {
+      this.lastError = `RSI: ${action} failed: ${error.message}`;
+      this.log.error(`${action} in ${folder.uri.fsPath} failed:`, error);
+    }
+    this.statusBar.showError(this.lastError);
+    void vscode.window.showErrorMessage(this.lastError, ...actions).then((choice) => {
+      if (choice === 'Show Log') this.log.show();
+      else if (choice === 'Open Configuration') void openConfig(folder);
+    });
+  }
+
+  private shutdown(): void {
+    this.stop('stopped: the window is closing');
+    this.session?.dispose();
+    // dispose() signals the runner at once; the runner also exits by itself when its parent goes.
+    for (const runner of this.runners.values()) void runner.dispose();
+    this.runners.clear();
+  }
+}

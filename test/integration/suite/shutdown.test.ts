@@ -1,0 +1,19 @@
+// Runs last: disposing the controller is what deactivation does, and it ends the extension's runs.
+import assert from 'node:assert/strict';
+import { isRunning } from '../../processes';
+import type { Test } from '../host/harness';
+import { rsiApi, runnerChildren, waitFor } from './helpers';
+
+export const tests: Test[] = [
+  {
+    name: 'disposing the controller (deactivation) stops the runner',
+    async fn() {
+      const rsi = await rsiApi();
+      const [pid] = rsi.controller.runnerPids;
+      assert.ok(pid, 'no runner: the cycle tests did not run');
+      rsi.controller.dispose();
+      await waitFor(() => !isRunning(pid), 5000, `runner ${pid} to exit`);
+      assert.deepEqual(runnerChildren(), []);
+    },
+  },
+];
