@@ -23,7 +23,7 @@ await Promise.all([
   // The extension stays small so that activation is cheap: it requires dist/engine.js (the cycle,
   // the proposers, ajv) by a computed path when a run starts.
   esbuild.build({ ...common, entryPoints: ['src/extension.ts'], outfile: 'dist/extension.js', external: ['vscode'] }),
-  esbuild.build({ ...common, entryPoints: ['src/engine.ts'], outfile: 'dist/engine.js' }),
+  esbuild.build({ ...common, entryPoints: ['src/engine.ts'], outfile: 'dist/engine.js', external: ['vscode'] }),
   // The integration suite runs inside the VS Code extension host (test/integration/host/run.mjs).
   esbuild.build({ ...common, entryPoints: ['test/integration/suite/index.ts'], outfile: 'out/test/integration.js', external: ['vscode'] }),
 ]);

@@ -8,8 +8,9 @@ import { parseArgs } from 'node:util';
 import { calibrate, readCalibration } from './core/calibration';
 import { ConfigError, loadConfig, type ProposerKind } from './core/config';
 import { contextPrompt, historyFromRunner } from './core/context';
-import { EngineStop, fmt, pct, runCycles, type EngineEvent, type RunSummary } from './core/cycle';
-import { readLessons, type Lesson } from './core/lessons';
+import { describeOutcome, metricValue, percent } from './core/format';
+import { EngineStop, runCycles, type EngineEvent, type RunSummary } from './core/cycle';
+import { readLessons } from './core/lessons';
 import { PROPOSER_KINDS, ProposerError } from './core/proposers';
 import { listTargetFiles, readTextOrNull } from './core/workspace';
 import { RunnerClient } from './runner/client';
@@ -86,8 +87,8 @@ async function main(argv: string[]): Promise<number> {
       const calibration = await calibrate(options);
       if (values.json) process.stdout.write(JSON.stringify(calibration, null, 2) + '\n');
       else {
-        const kind = calibration.deterministic ? 'deterministic metric: any change is real' : `noise floor ${pct(calibration.floor).slice(1)}`;
-        process.stdout.write(`${kind} (${calibration.runs} A/A pairs, median ${fmt(calibration.spread.median)}); saved to .rsi/calibration.json\n`);
+        const kind = calibration.deterministic ? 'deterministic metric: any change is real' : `noise floor ${percent(calibration.floor).slice(1)}`;
+        process.stdout.write(`${kind} (${calibration.runs} A/A pairs, median ${metricValue(calibration.spread.median)}); saved to .rsi/calibration.json\n`);
       }
       return controller.signal.aborted ? 130 : 0;
     }
@@ -173,7 +174,7 @@ function progressPrinter(): (event: EngineEvent) => void {
         if (live) line(`  A/A pair ${event.pairs} of ${event.total}`, true);
         break;
       case 'lesson':
-        line(`[cycle ${event.cycle}]   -> ${describeLesson(event.lesson)}`);
+        line(`[cycle ${event.cycle}]   -> ${describeOutcome(event.lesson, { p: true })}`);
         break;
       case 'cycle':
         break;
@@ -181,30 +182,22 @@ function progressPrinter(): (event: EngineEvent) => void {
   };
 }
 
-function describeLesson(lesson: Lesson): string {
-  const m = lesson.metric;
-  const evidence = m
-    ? ` ${pct(m.change)} [${pct(m.ci[0])}, ${pct(m.ci[1])}], p=${m.p.toPrecision(2)}, n=${m.baseline.n}+${m.candidate.n}`
-    : '';
-  const detail = !m && lesson.detail ? `: ${lesson.detail.split('\n')[0]}` : '';
-  return `${lesson.outcome}${evidence}${detail}`;
-}
-
 function renderSummary(summary: RunSummary): string {
   const out: string[] = [];
   const { name, direction } = summary.metric;
   for (const report of summary.cycles) {
     const b = report.baseline;
-    out.push(`cycle ${report.cycle}: baseline ${name} ${fmt(b.median)} (n=${b.n}${b.deterministic ? ', deterministic' : ''}), noise floor ${pct(report.noiseFloor).slice(1)}, ${direction}`);
+    out.push(`cycle ${report.cycle}: baseline ${name} ${metricValue(b.median)} (n=${b.n}${b.deterministic ? ', deterministic' : ''}), noise floor ${percent(report.noiseFloor).slice(1)}, ${direction}`);
     for (const lesson of report.lessons) {
       const mark = lesson === report.winner ? '*' : ' ';
-      out.push(` ${mark} ${lesson.hypothesis}\n      ${describeLesson(lesson)}`);
+      out.push(` ${mark} ${lesson.hypothesis}\n      ${describeOutcome(lesson, { p: true })}`);
     }
   }
   const first = summary.cycles[0]?.baseline.median;
   const best = [...summary.cycles].reverse().find((c) => c.winner)?.winner?.metric?.candidate.median;
-  if (first !== undefined && best !== undefined) out.push(`\n${name}: ${fmt(first)} -> ${fmt(best)} (${direction})`);
+  if (first !== undefined && best !== undefined) out.push(`\n${name}: ${metricValue(first)} -> ${metricValue(best)} (${direction})`);
   const counts = Object.entries(summary.outcomes).map(([k, v]) => `${v} ${k}`).join(', ');
+  if (summary.stopReason) out.push(`\nstopped early: ${summary.stopReason}`);
   out.push(`\n${summary.cycles.length} cycle(s) in ${(summary.durationMs / 1000).toFixed(1)} s: ${counts || 'no candidates'}${summary.cancelled ? ' (stopped)' : ''}`);
   if (summary.applied.length > 0) out.push(`applied to the workspace: ${summary.applied.map((l) => l.hypothesis).join('; ')}`);
   if (summary.proposal) {
@@ -225,7 +218,7 @@ async function printLessons(workspace: string, json: boolean): Promise<number> {
   if (log.lessons.length === 0) process.stdout.write('no lessons yet: run `rsi cycle`\n');
   for (const lesson of log.lessons) {
     const verdict = log.verdicts.get(lesson.id);
-    process.stdout.write(`${lesson.time}  cycle ${lesson.cycle}  ${lesson.hypothesis}\n    ${describeLesson(lesson)}${verdict ? ` (${verdict} by you)` : ''}\n`);
+    process.stdout.write(`${lesson.time}  cycle ${lesson.cycle}  ${lesson.hypothesis}\n    ${describeOutcome(lesson, { p: true })}${verdict ? ` (${verdict} by you)` : ''}\n`);
   }
   if (log.skipped.length > 0) process.stderr.write(`skipped unreadable lines of .rsi/lessons.jsonl: ${log.skipped.join(', ')}\n`);
   return 0;
@@ -238,15 +231,13 @@ main(process.argv.slice(2)).then(
       process.stderr.write(`rsi: ${err.message}\n${USAGE}\n`);
       process.exit(2);
     }
-    if (err instanceof ProposerError) {
-      process.stderr.write(`rsi: ${err.message}\n`);
-      process.exit(2);
-    }
     if (err instanceof ConfigError) {
       process.stderr.write(`rsi: invalid config: ${err.message}\n`);
       process.exit(2);
     }
-    process.stderr.write(`rsi: ${err instanceof EngineStop ? err.message : (err as Error).stack ?? String(err)}\n`);
+    // What the user can fix is a sentence; anything else is a bug worth its stack.
+    const known = err instanceof EngineStop || err instanceof ProposerError;
+    process.stderr.write(`rsi: ${known ? (err as Error).message : (err as Error).stack ?? String(err)}\n`);
     process.exit(1);
   },
 );

@@ -5,6 +5,7 @@ import { CycleController } from './vscode/controller';
 import { LessonDiffs } from './vscode/lessonDiff';
 import { LessonsFile } from './vscode/lessonsFile';
 import { LessonsTree } from './vscode/lessonsTree';
+import { registerLmTools } from './vscode/lmTools';
 import { ReportPanel } from './vscode/report';
 import { RsiStatusBar } from './vscode/statusBar';
 
@@ -34,7 +35,8 @@ export function activate(context: vscode.ExtensionContext): RsiApi {
   const controller = new CycleController(context, log, statusBar, lessons);
   context.subscriptions.push(
     log, lessons, statusBar, lessonsTree, lessonDiffs, report, controller,
-    ...registerCommands({ controller, lessons, lessonDiffs, report }),
+    ...registerCommands({ controller, lessons, lessonDiffs, report, secrets: context.secrets }),
+    ...registerLmTools(controller, lessons),
   );
   return { runCycle: (folder) => controller.runCycle(folder), controller, statusBar, lessonsTree, report, activateMs: performance.now() - started };
 }

@@ -5,9 +5,10 @@ import type { CompareResult, MetricSpec, ProgressEvent } from '../runner/protoco
 import { measureNoise, readCalibration, writeCalibration, type Calibration } from './calibration';
 import { loadConfig, metricSpec, type ProposerKind, type RsiConfig } from './config';
 import { contextPrompt, historyFromRunner } from './context';
+import { metricValue, percent } from './format';
 import { appendRecords, newLessonId, readLessons, type Lesson, type LessonLog, type LessonMetric, type Outcome } from './lessons';
 import { unifiedDiff, validateProposal, type Candidate, type FileChange } from './patch';
-import { createProposer, proposerForKind } from './proposers';
+import { createProposer, ProposerError, proposerForKind, type ProposerOptions } from './proposers';
 import type { Proposal, Proposer } from './proposers/types';
 import { median, type SamplingPolicy } from './stats';
 import { listTargetFiles, readTextOrNull, writeFileAtomic } from './workspace';
@@ -17,8 +18,10 @@ export interface EngineOptions {
   runner: RunnerClient;
   /** Where sandboxes live, outside the workspace. */
   storageRoot: string;
-  /** Overrides the config's proposer: a kind (the CLI's --proposer, a setting) or a ready proposer (the editor's lm). */
+  /** Overrides the config's proposer: a kind (the CLI's --proposer, a setting) or a ready proposer. */
   proposer?: Proposer | ProposerKind;
+  /** What proposers need from the caller: the editor's API key and language models. */
+  proposerOptions?: ProposerOptions;
   /** Write each kept winner to the workspace at once; otherwise winners stay a pending proposal. */
   autoAccept?: boolean;
   signal?: AbortSignal;
@@ -72,6 +75,8 @@ export interface RunSummary {
   applied: Lesson[];
   proposal?: PendingProposal;
   cancelled: boolean;
+  /** Why the run ended before its cycles were done, when a proposer failed after some cycles ran. */
+  stopReason?: string;
   durationMs: number;
 }
 
@@ -105,7 +110,9 @@ export async function runCycles(options: EngineOptions, count: number): Promise<
       options.onEvent?.({ kind: 'cycle', report });
     }
   } catch (err) {
-    if (!isCancel(err, options.signal)) throw err;
+    // A proposer failing in a later cycle (an endpoint gone away) ends the run, not its summary.
+    if (err instanceof ProposerError && summary.cycles.length > 0) summary.stopReason = err.message;
+    else if (!isCancel(err, options.signal)) throw err;
   } finally {
     await options.runner.request('release', {}).catch(() => undefined);
   }
@@ -135,8 +142,13 @@ class Loop {
 
   constructor(private readonly options: EngineOptions, private readonly config: RsiConfig) {
     const override = options.proposer;
+    const proposerOptions = { ...options.proposerOptions, workspace: options.workspace };
     this.proposer =
-      override === undefined ? createProposer(config.proposer) : typeof override === 'string' ? proposerForKind(override, config.proposer) : override;
+      override === undefined
+        ? createProposer(config.proposer, proposerOptions)
+        : typeof override === 'string'
+          ? proposerForKind(override, config.proposer, proposerOptions)
+          : override;
     this.metric = metricSpec(config);
   }
 
@@ -194,7 +206,7 @@ class Loop {
     );
     const deterministic = deterministicPossible && sample.values.length >= 2 && sample.values.every((v) => v === sample.values[0]);
     this.baseline = { median: median(sample.values), n: sample.values.length, values: sample.values, deterministic, peakRssBytes: sample.peakRssBytes };
-    this.log(`baseline ${this.config.metric.name} = ${fmt(this.baseline.median)} (n=${this.baseline.n}${deterministic ? ', deterministic' : ''})`);
+    this.log(`baseline ${this.config.metric.name} = ${metricValue(this.baseline.median)} (n=${this.baseline.n}${deterministic ? ', deterministic' : ''})`);
     return this.baseline;
   }
 
@@ -320,15 +332,15 @@ class Loop {
     if (!first.ok) return lesson(first.outcome, { ...recorded, detail: first.detail });
     const metricOf = (r: Extract<CompareResult, { ok: true }>) => toLessonMetric(this.config, r);
     if (first.verdict === 'worse') return lesson('regressed', { ...recorded, metric: metricOf(first) });
-    if (first.verdict === 'same') return lesson('no-effect', { ...recorded, metric: metricOf(first), detail: `no change beyond the noise floor (${pct(at.noiseFloor)})` });
+    if (first.verdict === 'same') return lesson('no-effect', { ...recorded, metric: metricOf(first), detail: `no change beyond the noise floor (${percent(at.noiseFloor)})` });
     // An apparent winner must win again on fresh runs: one lucky streak is not an improvement.
     if (!this.config.sampling.confirm || at.baseline.deterministic) return lesson('kept', { ...recorded, metric: metricOf(first) });
     const second = await compareOnce('confirm');
     if (!second.ok) return lesson(second.outcome, { ...recorded, detail: `on the re-test: ${second.detail}` });
     if (second.verdict !== 'better') {
-      return lesson('no-effect', { ...recorded, metric: metricOf(second), detail: `looked better (${pct(first.comparison.change)}) but did not hold on the re-test` });
+      return lesson('no-effect', { ...recorded, metric: metricOf(second), detail: `looked better (${percent(first.comparison.change)}) but did not hold on the re-test` });
     }
-    return lesson('kept', { ...recorded, metric: metricOf(second), detail: `confirmed on a re-test (first ${pct(first.comparison.change)})` });
+    return lesson('kept', { ...recorded, metric: metricOf(second), detail: `confirmed on a re-test (first ${percent(first.comparison.change)})` });
   }
 
   /** The winner becomes the baseline of the next cycle (in the sandbox only). */
@@ -402,12 +414,4 @@ function toLessonMetric(config: RsiConfig, result: Extract<CompareResult, { ok: 
     ci: comparison.ci,
     p: comparison.p,
   };
-}
-
-export function pct(x: number): string {
-  return `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`;
-}
-
-export function fmt(x: number): string {
-  return Number.isInteger(x) ? String(x) : x.toPrecision(5);
 }

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { openConfig } from './configFile';
-import type { CycleController } from './controller';
+import { API_KEY_SECRET, type CycleController } from './controller';
 import type { ProposalSession } from './inlineDiff/session';
 import type { LessonDiffs } from './lessonDiff';
 import type { LessonsFile } from './lessonsFile';
@@ -12,10 +12,11 @@ export interface CommandTargets {
   lessons: LessonsFile;
   lessonDiffs: LessonDiffs;
   report: ReportPanel;
+  secrets: vscode.SecretStorage;
 }
 
 /** The contributed commands, each a thin call into the object that does the work. */
-export function registerCommands({ controller, lessons, lessonDiffs, report }: CommandTargets): vscode.Disposable[] {
+export function registerCommands({ controller, lessons, lessonDiffs, report, secrets }: CommandTargets): vscode.Disposable[] {
   // Menus pass their own arguments (a tree node, an editor's URI): only a URI names a folder.
   const uriOf = (arg: unknown) => (arg instanceof vscode.Uri ? arg : undefined);
   const withFolder = (arg: unknown, action: (folder: vscode.WorkspaceFolder) => Promise<void>) =>
@@ -40,6 +41,7 @@ export function registerCommands({ controller, lessons, lessonDiffs, report }: C
     vscode.commands.registerCommand('rsi.showReport', (arg?: unknown) => withFolder(arg, (folder) => report.show(folder))),
     vscode.commands.registerCommand('rsi.openConfig', (arg?: unknown) => withFolder(arg, openConfig)),
     vscode.commands.registerCommand('rsi.refreshLessons', () => lessons.invalidate()),
+    vscode.commands.registerCommand('rsi.setApiKey', () => setApiKey(secrets)),
     vscode.commands.registerCommand('rsi.openLesson', (folderUri: vscode.Uri, lessonId: string) =>
       withFolder(folderUri, async (folder) => {
         const lesson = (await lessons.read(folder)).lessons.find((l) => l.id === lessonId);
@@ -47,4 +49,18 @@ export function registerCommands({ controller, lessons, lessonDiffs, report }: C
       }),
     ),
   ];
+}
+
+/** Keeps the key in SecretStorage (the OS keychain), never in a file; an empty entry removes it. */
+async function setApiKey(secrets: vscode.SecretStorage): Promise<void> {
+  const key = await vscode.window.showInputBox({
+    title: 'RSI: API key of the OpenAI-compatible proposer',
+    prompt: 'Used instead of the environment variable named by proposer.apiKeyEnv. Leave empty to remove the stored key.',
+    password: true,
+    ignoreFocusOut: true,
+  });
+  if (key === undefined) return;
+  if (key === '') await secrets.delete(API_KEY_SECRET);
+  else await secrets.store(API_KEY_SECRET, key);
+  void vscode.window.showInformationMessage(key === '' ? 'RSI: the stored API key was removed.' : 'RSI: the API key is stored in your keychain.');
 }

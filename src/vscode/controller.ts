@@ -7,7 +7,7 @@ import { appendRecords, type Verdict } from '../core/lessons';
 import type { RunnerClient } from '../runner/client';
 import { configExists, offerConfig, openConfig } from './configFile';
 import { loadEngine, type Engine } from './engine';
-import { describeOutcome, percent } from './format';
+import { describeOutcome, percent } from '../core/format';
 import { ProposalSession, type HunkVerdict } from './inlineDiff/session';
 import type { LessonsFile } from './lessonsFile';
 import { Disposable, toDisposable } from './lifecycle';
@@ -16,6 +16,9 @@ import type { RsiStatusBar } from './statusBar';
 import { untrustedRefusal } from './trust';
 import { isUserError } from './userError';
 import { pickFolder } from './workspaceFolder';
+
+/** Where `RSI: Set API Key` keeps the key of the OpenAI-compatible proposer. */
+export const API_KEY_SECRET = 'rsi.openai.apiKey';
 
 type Work<T> = (engine: Engine, options: EngineOptions, folder: vscode.WorkspaceFolder) => Promise<T>;
 
@@ -125,7 +128,7 @@ export class CycleController extends Disposable {
           this.logEvent(folder, event);
         };
         try {
-          return await work(engine, this.engineOptions(engine, folder, active.abort.signal, onEvent), folder);
+          return await work(engine, await this.engineOptions(engine, folder, active.abort.signal, onEvent), folder);
         } finally {
           cancel.dispose();
         }
@@ -140,7 +143,7 @@ export class CycleController extends Disposable {
     }
   }
 
-  private engineOptions(engine: Engine, folder: vscode.WorkspaceFolder, signal: AbortSignal, onEvent: (event: EngineEvent) => void): EngineOptions {
+  private async engineOptions(engine: Engine, folder: vscode.WorkspaceFolder, signal: AbortSignal, onEvent: (event: EngineEvent) => void): Promise<EngineOptions> {
     const settings = vscode.workspace.getConfiguration('rsi', folder);
     const proposer = settings.get<string>('proposer', '');
     // The extension's storage rather than the system temp folder: it outlives reboots, so the
@@ -151,6 +154,7 @@ export class CycleController extends Disposable {
       runner: this.runnerFor(engine, folder),
       storageRoot: settings.get<string>('sandboxRoot', '') || vscode.Uri.joinPath(storage, 'sandboxes').fsPath,
       proposer: proposer ? (proposer as ProposerKind) : undefined,
+      proposerOptions: { lm: engine.createLmProposer, apiKey: await this.context.secrets.get(API_KEY_SECRET) },
       autoAccept: settings.get<boolean>('autoApply', false),
       signal,
       onEvent,

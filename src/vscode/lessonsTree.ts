@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { Lesson, Verdict } from '../core/lessons';
-import { metricValue, percent, relativeTime } from './format';
+import { metricValue, percent } from '../core/format';
+import { relativeTime } from './relativeTime';
 import { groupLessons, type GroupId, type LessonGroup } from './lessonGroups';
 import type { LessonsFile } from './lessonsFile';
 import { Disposable } from './lifecycle';

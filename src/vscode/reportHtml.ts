@@ -1,5 +1,6 @@
 import type { Direction, Lesson, LessonLog } from '../core/lessons';
-import { metricValue, percent, relativeTime } from './format';
+import { metricValue, percent } from '../core/format';
+import { relativeTime } from './relativeTime';
 import { groupLessons } from './lessonGroups';
 
 /** One cycle on the chart: its baseline's median and the candidates kept in it. */

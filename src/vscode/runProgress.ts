@@ -1,6 +1,6 @@
 import type { EngineEvent } from '../core/cycle';
 import type { Lesson } from '../core/lessons';
-import { percent } from './format';
+import { percent } from '../core/format';
 
 /**
  * What a run is doing, folded from the engine's events: the stage, candidate i of n, the metric

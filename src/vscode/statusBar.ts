@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { RunSummary } from '../core/cycle';
-import { metricValue, percent } from './format';
+import { metricValue, percent } from '../core/format';
 import { Disposable } from './lifecycle';
 import type { RunProgress } from './runProgress';
 

@@ -36,7 +36,7 @@ test('rsi cycle --proposer command: an agent\'s diff that improves the metric is
   assert.deepEqual(summary.outcomes, { kept: 1 });
   assert.match(summary.proposal.patch, /^\+const X = 6;/m);
   const [lesson] = await readLessonLines(workspace);
-  assert.equal(lesson!.proposer, 'command');
+  assert.equal(lesson!.proposer, 'command:node');
   assert.match(lesson!.hypothesis, /^X = 6 is the optimum/);
   assert.equal(lesson!.metric.candidate.median, 0);
 });

@@ -22,9 +22,11 @@ const PROMPT_FILE_PLACEHOLDER = '{promptFile}';
 /** Cap on the agent's stdout (and stderr): room for whole files of several targets. */
 export const AGENT_OUTPUT_BYTES = 4 * 1024 * 1024;
 
-export function createCommandProposer(config: CommandConfig): Proposer {
+/** @param workspace resolves a relative `command` such as ./agent.sh (the agent itself runs in an empty temp folder). */
+export function createCommandProposer(config: CommandConfig, workspace?: string): Proposer {
+  const resolved = workspace && /^\.{1,2}\//.test(config.command) ? { ...config, command: path.resolve(workspace, config.command) } : config;
   return {
-    name: 'command',
+    name: `command:${path.basename(config.command)}`,
     async propose(ctx: ProposeContext): Promise<Proposal[]> {
       const { context, instructions } = await promptParts(ctx, Math.ceil(ctx.count / config.samples));
       const prompt = `${context}\n\n${instructions}\n`;
@@ -32,7 +34,7 @@ export function createCommandProposer(config: CommandConfig): Proposer {
       // One run after the other: agents keep per-user state (sessions, locks) that parallel runs may fight over.
       for (let run = 1; run <= config.samples && !ctx.signal.aborted; run++) {
         ctx.log(`command: running ${config.command}${config.samples > 1 ? ` (${run} of ${config.samples})` : ''}`);
-        proposals.push(...(await runAgent(config, prompt, ctx.signal)));
+        proposals.push(...(await runAgent(resolved, prompt, ctx.signal)));
       }
       return atMostCandidates(proposals, ctx.count, (message) => ctx.log(`command: ${message}`));
     },

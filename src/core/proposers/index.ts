@@ -1,4 +1,4 @@
-import type { ProposerConfig, ProposerKind } from '../config';
+import { CONFIG_FILE, ConfigError, type ProposerConfig, type ProposerKind } from '../config';
 import { createCommandProposer } from './command';
 import { ProposerError } from './errors';
 import { createOpenAiProposer, type OpenAiOptions } from './openai';
@@ -10,8 +10,11 @@ export { ProposerError };
 /** Proposer kinds the engine can build from the config or the command line (`lm` needs the editor). */
 export const PROPOSER_KINDS: readonly ProposerKind[] = ['tuner', 'command', 'openai'];
 
-/** What only the caller knows: the editor passes an API key from its SecretStorage. */
-export type ProposerOptions = Pick<OpenAiOptions, 'apiKey'>;
+/** What only the caller knows: the workspace, and in the editor an API key from SecretStorage and its language models. */
+export interface ProposerOptions extends Pick<OpenAiOptions, 'apiKey'> {
+  workspace?: string;
+  lm?: (config: Extract<ProposerConfig, { kind: 'lm' }>) => Proposer;
+}
 
 /** Builds the configured proposer. A problem the user can fix (no such proposer here) is a ProposerError. */
 export function createProposer(config: ProposerConfig, options: ProposerOptions = {}): Proposer {
@@ -20,18 +23,24 @@ export function createProposer(config: ProposerConfig, options: ProposerOptions 
     case 'tuner':
       return createTuner();
     case 'command':
-      return createCommandProposer(config);
+      return createCommandProposer(config, options.workspace);
     case 'openai':
-      return createOpenAiProposer(config, options);
+      return createOpenAiProposer(config, { apiKey: options.apiKey });
     case 'lm':
-      throw new ProposerError('the "lm" proposer uses VS Code\'s language models and runs only in the editor; use "command" or "openai" here');
+      if (options.lm) return options.lm(config);
+      throw proposerConfigError('"lm" uses VS Code\'s language models and runs only in the editor; use "command" or "openai" here');
   }
 }
 
 /** The proposer for a kind named on the command line: the config's own settings when it has that kind. */
-export function proposerForKind(kind: ProposerKind, configured: ProposerConfig): Proposer {
+export function proposerForKind(kind: ProposerKind, configured: ProposerConfig, options: ProposerOptions = {}): Proposer {
   const configuredKind = typeof configured === 'string' ? configured : configured.kind;
-  if (kind === configuredKind) return createProposer(configured);
+  if (kind === configuredKind) return createProposer(configured, options);
   if (kind === 'tuner') return createTuner();
-  throw new ProposerError(`--proposer ${kind} needs its settings: set "proposer": {"kind": "${kind}", ...} in .rsi/config.json (see the README)`);
+  if (kind === 'lm' && options.lm) return options.lm({ kind: 'lm', samples: 1 });
+  throw proposerConfigError(`--proposer ${kind} needs its settings: set "proposer": {"kind": "${kind}", ...} (see the README)`);
+}
+
+function proposerConfigError(message: string): ConfigError {
+  return new ConfigError(CONFIG_FILE, [{ field: 'proposer', message }]);
 }

@@ -41,7 +41,7 @@ interface Completion {
 
 export function createOpenAiProposer(config: OpenAiConfig, options: OpenAiOptions = {}): Proposer {
   return {
-    name: 'openai',
+    name: `openai:${config.model}`,
     async propose(ctx: ProposeContext): Promise<Proposal[]> {
       const endpoint = new Endpoint(config, keyOf(config, options), options, ctx);
       const { context, instructions } = await promptParts(ctx, Math.ceil(ctx.count / config.samples));

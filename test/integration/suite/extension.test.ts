@@ -194,6 +194,26 @@ export const tests: Test[] = [
     },
   },
   {
+    name: 'the lm proposer with no language model says how to get one',
+    timeoutMs: 60_000,
+    async fn() {
+      const rsi = await rsiApi();
+      const config = workspaceFile('.rsi', 'config.json');
+      const original = await vscode.workspace.fs.readFile(config);
+      const withLm = JSON.parse(new TextDecoder().decode(original));
+      withLm.proposer = { kind: 'lm' };
+      await vscode.workspace.fs.writeFile(config, new TextEncoder().encode(JSON.stringify(withLm)));
+      try {
+        assert.deepEqual(await vscode.lm.selectChatModels(), [], 'this host was expected to have no language model');
+        const summary = await vscode.commands.executeCommand<RunSummary | undefined>('rsi.runCycle');
+        assert.equal(summary, undefined);
+        assert.match(rsi.controller.lastError ?? '', /no language model is available: install and sign in to an extension that provides one/);
+      } finally {
+        await vscode.workspace.fs.writeFile(config, original);
+      }
+    },
+  },
+  {
     name: 'rsi.openConfig opens the existing config',
     async fn() {
       await vscode.commands.executeCommand('rsi.openConfig');

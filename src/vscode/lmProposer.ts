@@ -1,0 +1,61 @@
+import * as vscode from 'vscode';
+import type { ProposerConfig } from '../core/config';
+import { atMostCandidates, proposalsFromAnswer } from '../core/proposers/answer';
+import { ProposerError } from '../core/proposers/errors';
+import { ROLE } from '../core/proposers/format';
+import { promptParts } from '../core/proposers/prompt';
+import type { Proposal, ProposeContext, Proposer } from '../core/proposers/types';
+
+export type LmConfig = Extract<ProposerConfig, { kind: 'lm' }>;
+
+/**
+ * VS Code's Language Model API as a proposer (Copilot or any extension that provides a chat
+ * model). Lives in the engine bundle: it loads with the first cycle, not at activation.
+ */
+export function createLmProposer(config: LmConfig): Proposer {
+  return {
+    name: 'lm',
+    async propose(ctx: ProposeContext): Promise<Proposal[]> {
+      const model = await pickModel(config);
+      ctx.log(`asking ${model.name} (${model.vendor}/${model.family}) for ${ctx.count} candidates in ${config.samples} request(s)`);
+      const { context, instructions } = await promptParts(ctx, Math.ceil(ctx.count / config.samples));
+      // The API has no system role: the instructions open the user's message.
+      const messages = [vscode.LanguageModelChatMessage.User(`${ROLE}\n\n${instructions}\n\n${context}`)];
+      const proposals: Proposal[] = [];
+      for (let sample = 0; sample < config.samples; sample++) {
+        proposals.push(...proposalsFromAnswer(await ask(model, messages, ctx.signal)));
+      }
+      return atMostCandidates(proposals, ctx.count, ctx.log);
+    },
+  };
+}
+
+async function pickModel(config: LmConfig): Promise<vscode.LanguageModelChat> {
+  const selector = { ...(config.vendor && { vendor: config.vendor }), ...(config.family && { family: config.family }) };
+  const [model] = await vscode.lm.selectChatModels(selector);
+  if (model) return model;
+  const wanted = config.vendor || config.family ? ` matching ${JSON.stringify(selector)}` : '';
+  throw new ProposerError(
+    `no language model${wanted} is available: install and sign in to an extension that provides one (for example GitHub Copilot), ` +
+      'or set "proposer" in .rsi/config.json to "tuner", "command" or "openai"',
+  );
+}
+
+async function ask(model: vscode.LanguageModelChat, messages: vscode.LanguageModelChatMessage[], signal: AbortSignal): Promise<string> {
+  const cancellation = new vscode.CancellationTokenSource();
+  const onAbort = () => cancellation.cancel();
+  signal.addEventListener('abort', onAbort, { once: true });
+  try {
+    const response = await model.sendRequest(messages, { justification: 'RSI Loop asks for code changes to test against your metric.' }, cancellation.token);
+    let text = '';
+    for await (const chunk of response.text) text += chunk;
+    return text;
+  } catch (err) {
+    if (signal.aborted) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+    if (err instanceof vscode.LanguageModelError) throw new ProposerError(`the language model refused the request: ${err.message} (${err.code})`);
+    throw err;
+  } finally {
+    signal.removeEventListener('abort', onAbort);
+    cancellation.dispose();
+  }
+}
