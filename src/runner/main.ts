@@ -3,7 +3,8 @@
  * start-up, so it answers quickly and weighs little next to what it measures.
  */
 import { execCommand, killAll } from './exec';
-import { compare, sample, CancelledError, firstLines, type SideDirs } from './measure';
+import { failureExcerpt } from '../core/text';
+import { compare, sample, CancelledError, type SideDirs } from './measure';
 import type { FromRunner, GateParams, GateResult, Method, ProgressEvent, RunnerMethods, ToRunner } from './protocol';
 import { SandboxPool, type Sandbox } from './sandbox';
 
@@ -76,11 +77,11 @@ async function runGate(params: GateParams, cwd: string, signal: AbortSignal, emi
     const result = await execCommand({ command, cwd, timeoutMs: params.timeoutMs, outputBytes: params.outputBytes, signal });
     if (result.killedFor === 'cancel') throw new CancelledError();
     if (result.killedFor === 'timeout') {
-      return { ok: false, command, reason: `timed out after ${params.timeoutMs} ms`, output: firstLines(result.stdout + result.stderr), ms: ms() };
+      return { ok: false, command, reason: `timed out after ${params.timeoutMs} ms`, output: failureExcerpt(result.stdout + '\n' + result.stderr), ms: ms() };
     }
     if (result.exitCode !== 0) {
       const reason = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
-      return { ok: false, command, reason, output: firstLines(result.stdout + '\n' + result.stderr, 20), ms: ms() };
+      return { ok: false, command, reason, output: failureExcerpt(result.stdout + '\n' + result.stderr), ms: ms() };
     }
   }
   return { ok: true, ms: ms() };

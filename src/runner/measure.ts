@@ -1,5 +1,6 @@
 import type { MetricReader } from '../core/config';
 import { judge, isConstant } from '../core/stats';
+import { firstLines } from '../core/text';
 import { execCommand, type ExecResult } from './exec';
 import type { CompareParams, CompareResult, MetricSpec, ProgressEvent, SampleParams, SampleResult, Side } from './protocol';
 
@@ -125,9 +126,6 @@ export class CancelledError extends Error {
   }
 }
 
-export function firstLines(text: string, lines = 12): string {
-  return text.split('\n').filter((l) => l.trim() !== '').slice(0, lines).join('\n');
-}
 
 function exitText(result: ExecResult): string {
   return result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;

@@ -10,6 +10,7 @@ import { ProposerError } from '../../src/core/proposers/errors';
 import { ANSWER_FORMAT } from '../../src/core/proposers/format';
 import { createOpenAiProposer, MAX_ATTEMPTS, type OpenAiConfig, type OpenAiOptions } from '../../src/core/proposers/openai';
 import type { ProposeContext } from '../../src/core/proposers/types';
+import { proposeContext } from '../proposeContext';
 
 const F = '```';
 const PARAMS = 'const X = 1;\nmodule.exports = { X };\n';
@@ -66,22 +67,8 @@ function config(baseUrl: string, overrides: Partial<OpenAiConfig> = {}): OpenAiC
   return { kind: 'openai', baseUrl, model: 'test-model', temperature: 0.2, maxTokens: 1000, timeoutMs: 5000, samples: 1, ...overrides };
 }
 
-function context(overrides: Partial<ProposeContext> = {}): ProposeContext & { logs: string[] } {
-  const logs: string[] = [];
-  return {
-    targetFiles: ['params.js'],
-    readFile: async () => PARAMS,
-    count: 4,
-    cycle: 1,
-    seed: 1,
-    lessons: [],
-    verdicts: new Map(),
-    metric: { name: 'score', direction: 'maximize' },
-    signal: new AbortController().signal,
-    log: (message) => logs.push(message),
-    logs,
-    ...overrides,
-  };
+function context(overrides: Partial<ProposeContext> = {}) {
+  return proposeContext({ 'params.js': PARAMS }, { count: 4, ...overrides });
 }
 
 async function propose(reply: (index: number, request: Request) => Reply, overrides: Partial<OpenAiConfig> = {}, options: OpenAiOptions = {}, ctx = context()) {

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import type { Lesson, Outcome } from '../../src/core/lessons';
 import type { Proposal, ProposeContext } from '../../src/core/proposers/types';
 import { applyValues, createTuner, findParameters, formatValue } from '../../src/core/proposers/tuner';
+import { proposeContext } from '../proposeContext';
 
 const STRATEGY = [
   'export const config = {',
@@ -14,25 +15,8 @@ const STRATEGY = [
   '',
 ].join('\n');
 
-function context(files: Record<string, string>, over: Partial<ProposeContext> = {}): ProposeContext & { logs: string[] } {
-  const logs: string[] = [];
-  return {
-    targetFiles: Object.keys(files),
-    readFile: async (p) => {
-      if (!(p in files)) throw new Error(`no such file ${p}`);
-      return files[p]!;
-    },
-    count: 4,
-    cycle: 1,
-    seed: 1,
-    lessons: [],
-    verdicts: new Map(),
-    metric: { name: 'pnl', direction: 'maximize' },
-    signal: new AbortController().signal,
-    log: (m) => logs.push(m),
-    logs,
-    ...over,
-  };
+function context(files: Record<string, string>, over: Partial<ProposeContext> = {}) {
+  return proposeContext(files, { metric: { name: 'pnl', direction: 'maximize' }, ...over });
 }
 
 /** A tuner lesson moving one parameter from -> to, in the tuner's own hypothesis format. */

@@ -29,9 +29,3 @@ export function atMostCandidates(proposals: Proposal[], count: number, log: (mes
   if (candidates > count) log(`${candidates - count} candidate(s) beyond the ${count} asked for were dropped`);
   return kept;
 }
-
-/** The first lines of a text, for a message. */
-export function firstLines(text: string, lines = 5): string {
-  const kept = text.trim().split('\n').slice(0, lines).join('\n');
-  return kept.length > 1000 ? `${kept.slice(0, 1000)}...` : kept;
-}

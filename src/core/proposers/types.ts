@@ -39,9 +39,9 @@ export interface ProposeContext {
   signal: AbortSignal;
   /**
    * The context memory as text (goal, target files, lessons digest, git insight), what a model
-   * proposer is told. Absent where no context builder is wired: model proposers then build a minimal one.
+   * proposer is told. Built on the first call only: the tuner never pays for it.
    */
-  prompt?: () => Promise<string>;
+  prompt(): Promise<string>;
   /** Progress and diagnostics for the log. */
   log(message: string): void;
 }
