@@ -212,8 +212,10 @@ export type Verdict = 'better' | 'worse' | 'same';
  *   that identical distributions are ever called different over all looks is <= alpha (and
  *   "better", one side of that, about half). Conservative because consecutive looks are highly
  *   correlated, but provable and simple; with a 5% CV a 10% shift still decides in ~10 runs.
- * - "better": significant, and the whole (adjusted) CI beyond the noise floor on the improving
- *   side, so a real but tiny gain is never kept. Stops as soon as that holds.
+ * - "better": significant, the (adjusted) CI clear of zero on the improving side, and the shift
+ *   estimate beyond the noise floor, so a real but tiny gain is never kept. The floor is itself the
+ *   spread of A/A estimates (calibration.ts), so it is compared with the estimate: asking the CI's
+ *   far end to clear it too would count the sampling noise twice. Stops as soon as that holds.
  * - "worse": significant, shift on the non-improving side. Stops at once.
  * - "same", early: the whole CI on the improving side stays at or below the noise floor, so the
  *   candidate can no longer turn out "better" (a futility stop: only "better" is ever kept, so
@@ -253,7 +255,7 @@ export function judge(
 
   const cannotBeBetter = gainHi <= floor;
   let verdict: Verdict = 'same';
-  if (significant && gainLo > floor) verdict = 'better';
+  if (significant && gainLo > 0 && gain > floor) verdict = 'better';
   // "worse" keeps nothing, it only steers the next proposals: at a futility stop the nominal alpha will do.
   else if (gain < 0 && (significant || (cannotBeBetter && comparison.p < policy.alpha))) verdict = 'worse';
   return { done: verdict !== 'same' || cannotBeBetter || n >= maxRuns, verdict, comparison };
