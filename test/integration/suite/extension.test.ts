@@ -214,6 +214,17 @@ export const tests: Test[] = [
     },
   },
   {
+    name: 'chat agents get the tools: rsi_lessons reads what the cycles tried',
+    async fn() {
+      const names = vscode.lm.tools.map((tool) => tool.name);
+      assert.ok(names.includes('rsi_runCycle') && names.includes('rsi_lessons'), names.join(', '));
+      const result = await vscode.lm.invokeTool('rsi_lessons', { input: { limit: 3 }, toolInvocationToken: undefined });
+      const text = result.content.map((part) => (part instanceof vscode.LanguageModelTextPart ? part.value : '')).join('');
+      assert.match(text, /^Lessons of .*, newest first:\n- cycle \d+, tuner: /);
+      assert.equal(text.split('\n- ').length - 1, 3);
+    },
+  },
+  {
     name: 'rsi.openConfig opens the existing config',
     async fn() {
       await vscode.commands.executeCommand('rsi.openConfig');
