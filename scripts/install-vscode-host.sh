@@ -9,6 +9,10 @@ repo="$(cd "$(dirname "$0")/.." && pwd)"
 deps="$repo/test/integration/host/deps"
 dir="${RSI_VSCODE_HOST_DIR:-$repo/.cache/vscode-host}"
 
+# Run from `npm test`, the outer npm's user agent (node/v20) is inherited as config and code-server's
+# postinstall reads its node version from it: let the inner npm state its own.
+unset npm_config_user_agent
+
 log() { echo "install-vscode-host: $*" >&2; }
 die() { log "error: $*"; exit 1; }
 
