@@ -134,7 +134,6 @@ class Loop {
   private readonly winners: string[] = [];
   /** This cycle's validated candidates by lesson id, to find the winner's file contents. */
   private readonly candidates = new Map<string, Candidate>();
-  private baseline: BaselineStats | undefined;
   private calibration: Calibration | undefined;
   private gatePassed = false;
   private readonly proposer: Proposer;
@@ -205,9 +204,9 @@ class Loop {
       this.request(),
     );
     const deterministic = deterministicPossible && sample.values.length >= 2 && sample.values.every((v) => v === sample.values[0]);
-    this.baseline = { median: median(sample.values), n: sample.values.length, values: sample.values, deterministic, peakRssBytes: sample.peakRssBytes };
-    this.log(`baseline ${this.config.metric.name} = ${metricValue(this.baseline.median)} (n=${this.baseline.n}${deterministic ? ', deterministic' : ''})`);
-    return this.baseline;
+    const baseline = { median: median(sample.values), n: sample.values.length, values: sample.values, deterministic, peakRssBytes: sample.peakRssBytes };
+    this.log(`baseline ${this.config.metric.name} = ${metricValue(baseline.median)} (n=${baseline.n}${deterministic ? ', deterministic' : ''})`);
+    return baseline;
   }
 
   private async noiseFloor(cycle: number, baseline: BaselineStats): Promise<number> {
