@@ -1,5 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import type { FromRunner, Method, ProgressEvent, RunnerMethods, ToRunner } from './protocol';
+import { CancelledError, type FromRunner, type Method, type ProgressEvent, type RunnerMethods, type ToRunner } from './protocol';
+
+export { CancelledError };
 
 export interface RunnerClientOptions {
   /** The runner bundle (dist/runner.js). */
@@ -22,12 +24,6 @@ interface Pending {
   onEvent?: (event: ProgressEvent) => void;
 }
 
-export class CancelledError extends Error {
-  constructor() {
-    super('cancelled');
-    this.name = 'CancelledError';
-  }
-}
 
 /**
  * The engine's side of the runner: starts it on the first request, restarts it after a crash

@@ -14,7 +14,7 @@ import * as nodeFs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { CommitObject, TreeEntry } from 'isomorphic-git';
-import { CancelledError } from './measure';
+import { CancelledError } from './protocol';
 import { objectStoreFs } from './objectStoreFs';
 import type { FileHistory, HistoryParams, HistoryResult } from './protocol';
 import { workspaceStorage } from './sandbox';

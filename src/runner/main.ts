@@ -4,8 +4,8 @@
  */
 import { execCommand, killAll } from './exec';
 import { failureExcerpt } from '../core/text';
-import { compare, sample, CancelledError, type SideDirs } from './measure';
-import type { FromRunner, GateParams, GateResult, Method, ProgressEvent, RunnerMethods, ToRunner } from './protocol';
+import { compare, sample, type SideDirs } from './measure';
+import { CancelledError, type FromRunner, type GateParams, type GateResult, type Method, type ProgressEvent, type RunnerMethods, type ToRunner } from './protocol';
 import { SandboxPool, type Sandbox } from './sandbox';
 
 let pool: SandboxPool | undefined;

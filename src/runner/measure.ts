@@ -2,7 +2,7 @@ import type { MetricReader } from '../core/config';
 import { judge, isConstant } from '../core/stats';
 import { firstLines } from '../core/text';
 import { execCommand, type ExecResult } from './exec';
-import type { CompareParams, CompareResult, MetricSpec, ProgressEvent, SampleParams, SampleResult, Side } from './protocol';
+import { CancelledError, type CompareParams, type CompareResult, type MetricSpec, type ProgressEvent, type SampleParams, type SampleResult, type Side } from './protocol';
 
 type Emit = (event: ProgressEvent) => void;
 
@@ -119,12 +119,6 @@ export async function compare(params: CompareParams, dirs: SideDirs, signal: Abo
   }
 }
 
-export class CancelledError extends Error {
-  constructor() {
-    super('cancelled');
-    this.name = 'CancelledError';
-  }
-}
 
 
 function exitText(result: ExecResult): string {

@@ -130,3 +130,11 @@ export type FromRunner =
   | { type: 'response'; id: number; error: { message: string; cancelled?: boolean } }
   | { type: 'event'; id: number; event: ProgressEvent }
   | { type: 'ready'; pid: number; rssBytes: number };
+
+/** A request stopped by a cancel, on either side of the channel (told apart from failures by name). */
+export class CancelledError extends Error {
+  constructor() {
+    super('cancelled');
+    this.name = 'CancelledError';
+  }
+}

@@ -5,6 +5,7 @@ import { ProposerError } from '../core/proposers/errors';
 import { ROLE } from '../core/proposers/format';
 import { promptParts } from '../core/proposers/prompt';
 import type { Proposal, ProposeContext, Proposer } from '../core/proposers/types';
+import { CancelledError } from '../runner/protocol';
 
 export type LmConfig = Extract<ProposerConfig, { kind: 'lm' }>;
 
@@ -51,7 +52,7 @@ async function ask(model: vscode.LanguageModelChat, messages: vscode.LanguageMod
     for await (const chunk of response.text) text += chunk;
     return text;
   } catch (err) {
-    if (signal.aborted) throw Object.assign(new Error('cancelled'), { name: 'CancelledError' });
+    if (signal.aborted) throw new CancelledError();
     if (err instanceof vscode.LanguageModelError) throw new ProposerError(`the language model refused the request: ${err.message} (${err.code})`);
     throw err;
   } finally {
