@@ -176,3 +176,17 @@ test('killTree kills a detached group and its descendants', async () => {
   assert.equal(isRunning(Number(line.trim())), false);
   assert.equal(isRunning(child.pid!), false);
 });
+
+test('identical short runs measure the same peak, within the memory guard\'s default 10%', async () => {
+  // The backtest example lives ~80 ms: sampled every 25 ms from the start, its peak read 34-48 MiB,
+  // enough for an unchanged candidate to be killed as memory-exceeded against an unlucky baseline.
+  const cwd = join(__dirname, '../../examples/backtest');
+  const peaks: number[] = [];
+  for (let run = 0; run < 8; run++) {
+    const r = await execCommand({ ...base, cwd, command: `${NODE} backtest.js` });
+    assert.equal(r.exitCode, 0, r.stderr);
+    peaks.push(r.peakRssBytes);
+  }
+  const mib = peaks.map((p) => (p / 2 ** 20).toFixed(1)).join(', ');
+  assert.ok(Math.max(...peaks) <= 1.1 * Math.min(...peaks), `peaks ${mib} MiB`);
+});
