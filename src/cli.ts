@@ -2,6 +2,7 @@
  * `rsi`: the same cycle as the extension, headless (CI, nightly runs, benchmarks).
  * Exit codes: 0 cycles ran (kept or not), 1 engine failure, 2 usage or config error.
  */
+import { once } from 'node:events';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -10,7 +11,7 @@ import { ConfigError, loadConfig, type ProposerKind } from './core/config';
 import { contextPrompt, historyFromRunner } from './core/context';
 import { describeOutcome, metricValue, percent } from './core/format';
 import { EngineStop, runCycles, type EngineEvent, type RunSummary } from './core/cycle';
-import { readLessons } from './core/lessons';
+import { readLessons, readVerdicts, streamLessons } from './core/lessons';
 import { PROPOSER_KINDS, ProposerError } from './core/proposers';
 import { listTargetFiles, readTextOrNull } from './core/workspace';
 import { RunnerClient } from './runner/client';
@@ -209,35 +210,63 @@ function renderSummary(summary: RunSummary): string {
   return out.join('\n') + '\n';
 }
 
+/**
+ * `rsi lessons`: streamed, so a long log starts printing at once and memory stays flat. The text
+ * form marks each lesson's verdict, so the verdicts (a quick pass) are read first. The JSON form
+ * is one document, written as it is read: the lessons first, then the verdicts and skipped lines.
+ */
 async function printLessons(workspace: string, json: boolean): Promise<number> {
-  const log = await readLessons(workspace);
+  let count = 0;
+  let result;
   if (json) {
-    process.stdout.write(JSON.stringify({ lessons: log.lessons, verdicts: Object.fromEntries(log.verdicts), skippedLines: log.skipped }, null, 2) + '\n');
-    return 0;
+    await write('{"lessons":[');
+    result = await streamLessons(workspace, (_, line) => write(`${count++ === 0 ? '\n' : ',\n'}${line.trim()}`));
+    await write(`\n],\n"verdicts":${JSON.stringify(Object.fromEntries(result.verdicts))},\n"skippedLines":${JSON.stringify(result.skipped)}}\n`);
+  } else {
+    const verdicts = await readVerdicts(workspace);
+    result = await streamLessons(workspace, (lesson) => {
+      count++;
+      const verdict = verdicts.get(lesson.id);
+      return write(`${lesson.time}  cycle ${lesson.cycle}  ${lesson.hypothesis}\n    ${describeOutcome(lesson, { p: true })}${verdict ? ` (${verdict} by you)` : ''}\n`);
+    });
+    if (count === 0) await write('no lessons yet: run `rsi cycle`\n');
   }
-  if (log.lessons.length === 0) process.stdout.write('no lessons yet: run `rsi cycle`\n');
-  for (const lesson of log.lessons) {
-    const verdict = log.verdicts.get(lesson.id);
-    process.stdout.write(`${lesson.time}  cycle ${lesson.cycle}  ${lesson.hypothesis}\n    ${describeOutcome(lesson, { p: true })}${verdict ? ` (${verdict} by you)` : ''}\n`);
-  }
-  if (log.skipped.length > 0) process.stderr.write(`skipped unreadable lines of .rsi/lessons.jsonl: ${log.skipped.join(', ')}\n`);
+  if (result.skipped.length > 0) process.stderr.write(`skipped unreadable lines of .rsi/lessons.jsonl: ${result.skipped.join(', ')}\n`);
   return 0;
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    if (err instanceof UsageError) {
-      process.stderr.write(`rsi: ${err.message}\n${USAGE}\n`);
-      process.exit(2);
-    }
-    if (err instanceof ConfigError) {
-      process.stderr.write(`rsi: invalid config: ${err.message}\n`);
-      process.exit(2);
-    }
-    // What the user can fix is a sentence; anything else is a bug worth its stack.
-    const known = err instanceof EngineStop || err instanceof ProposerError;
-    process.stderr.write(`rsi: ${known ? (err as Error).message : (err as Error).stack ?? String(err)}\n`);
-    process.exit(1);
-  },
-);
+/** Writes to stdout, waiting while the pipe is full: a long listing never piles up in memory. */
+async function write(text: string): Promise<void> {
+  if (!process.stdout.write(text)) await once(process.stdout, 'drain');
+}
+
+/**
+ * Ends the process once everything written has reached stdout and stderr. A pipe, unlike a file,
+ * is written asynchronously: exiting at once would cut the output at the pipe's buffer (64 KiB).
+ */
+async function exit(code: number): Promise<never> {
+  const flushed = (stream: NodeJS.WriteStream) => new Promise<void>((resolve) => stream.write('', () => resolve()));
+  await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+  process.exit(code);
+}
+
+// A reader that stops early (`rsi lessons | head`) closes the pipe: that is no failure of ours.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
+
+main(process.argv.slice(2)).then(exit, (err: unknown) => {
+  if (err instanceof UsageError) {
+    process.stderr.write(`rsi: ${err.message}\n${USAGE}\n`);
+    return exit(2);
+  }
+  if (err instanceof ConfigError) {
+    process.stderr.write(`rsi: invalid config: ${err.message}\n`);
+    return exit(2);
+  }
+  // What the user can fix is a sentence; anything else is a bug worth its stack.
+  const known = err instanceof EngineStop || err instanceof ProposerError;
+  process.stderr.write(`rsi: ${known ? (err as Error).message : (err as Error).stack ?? String(err)}\n`);
+  return exit(1);
+});

@@ -1,4 +1,5 @@
-import { promises as fs } from 'node:fs';
+import { createReadStream, promises as fs } from 'node:fs';
+import { createInterface } from 'node:readline';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 
@@ -98,33 +99,81 @@ export async function appendRecords(workspace: string, records: LessonRecord[]):
 export interface LessonLog {
   lessons: Lesson[];
   verdicts: Map<string, Verdict['verdict']>;
-  /** Lines that could not be read (other than a torn last line), with their line numbers. */
+  /** Lines that could not be read, or hold a record of the wrong shape (not a torn last line), by line number. */
   skipped: number[];
+}
+
+/** A line of the log: a record, a blank, or one that cannot be used (bad JSON or the wrong shape). */
+export type ParsedLine = { record: LessonRecord } | { blank: true } | { bad: 'json' | 'shape' };
+
+const isString = (x: unknown): x is string => typeof x === 'string';
+const isNumber = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+
+/**
+ * The fields every reader relies on are checked here, once: a record of another shape (written by
+ * hand, or by another tool) is skipped and reported instead of crashing a reader far away.
+ */
+function isRecord(r: unknown): r is LessonRecord {
+  const x = r as Record<string, unknown> | null;
+  if (typeof x !== 'object' || x === null || x.v !== 1) return false;
+  if (x.type === 'verdict') return isString(x.lesson) && (x.verdict === 'accepted' || x.verdict === 'rejected');
+  if (x.type !== undefined && x.type !== 'lesson') return false;
+  const m = x.metric as Record<string, unknown> | undefined;
+  const metricOk =
+    m === undefined ||
+    (typeof m === 'object' && m !== null && isNumber(m.change) && Array.isArray(m.ci) && m.ci.length === 2 && m.ci.every(isNumber) &&
+      isNumber(m.p) && isNumber((m.baseline as SideSummary | undefined)?.median) && isNumber((m.candidate as SideSummary | undefined)?.median));
+  return (
+    isString(x.id) && isString(x.hypothesis) && Number.isInteger(x.cycle) && (OUTCOMES as readonly unknown[]).includes(x.outcome) &&
+    Array.isArray(x.files) && x.files.every(isString) && isString(x.patch) && isString(x.patchHash) && metricOk &&
+    (x.detail === undefined || isString(x.detail))
+  );
+}
+
+export function parseLine(line: string): ParsedLine {
+  if (line.trim() === '') return { blank: true };
+  let record: unknown;
+  try {
+    record = JSON.parse(line);
+  } catch {
+    return { bad: 'json' };
+  }
+  return isRecord(record) ? { record } : { bad: 'shape' };
+}
+
+/**
+ * Collects records line by line. A torn last line (a crash mid-append) is skipped silently: a line
+ * that is not JSON is reported only once a later line shows it was not the last.
+ */
+class LogReader {
+  readonly log: LessonLog = { lessons: [], verdicts: new Map(), skipped: [] };
+  private lineNo = 0;
+  private unparsed: number | undefined;
+
+  /** The record of this line, if it is one (verdicts are also collected into the log). */
+  add(line: string, keepLessons = true): LessonRecord | undefined {
+    this.lineNo++;
+    const parsed = parseLine(line);
+    if ('blank' in parsed) return undefined;
+    if (this.unparsed !== undefined) this.log.skipped.push(this.unparsed);
+    this.unparsed = undefined;
+    if ('bad' in parsed) {
+      if (parsed.bad === 'json') this.unparsed = this.lineNo;
+      else this.log.skipped.push(this.lineNo);
+      return undefined;
+    }
+    const { record } = parsed;
+    if (record.type === 'verdict') this.log.verdicts.set(record.lesson, record.verdict);
+    else if (keepLessons) this.log.lessons.push(record);
+    return record;
+  }
 }
 
 /** Parses the log text. A torn last line (a crash mid-append) is skipped silently; other bad lines are reported. */
 export function parseLessons(text: string): LessonLog {
-  const log: LessonLog = { lessons: [], verdicts: new Map(), skipped: [] };
-  const lines = text.split('\n');
-  lines.forEach((line, index) => {
-    if (line.trim() === '') return;
-    let record: LessonRecord;
-    try {
-      record = JSON.parse(line) as LessonRecord;
-    } catch {
-      const isLast = lines.slice(index + 1).every((l) => l.trim() === '');
-      if (!isLast) log.skipped.push(index + 1);
-      return;
-    }
-    if (record?.v !== 1) {
-      log.skipped.push(index + 1);
-    } else if (record.type === 'verdict') {
-      log.verdicts.set(record.lesson, record.verdict);
-    } else {
-      log.lessons.push(record);
-    }
-  });
-  return log;
+  const reader = new LogReader();
+  for (const line of text.split('\n')) reader.add(line);
+  return reader.log;
 }
 
 export async function readLessons(workspace: string): Promise<LessonLog> {
@@ -134,4 +183,37 @@ export async function readLessons(workspace: string): Promise<LessonLog> {
     if ((err as NodeJS.ErrnoException).code === 'ENOENT') return { lessons: [], verdicts: new Map(), skipped: [] };
     throw err;
   }
+}
+
+/**
+ * Reads the log one line at a time, handing each lesson to `onLesson` (which may wait, e.g. for a
+ * pipe to drain) with its line as written, instead of keeping it: memory stays flat however long
+ * the file. Resolves to the verdicts and skipped lines.
+ */
+export async function streamLessons(workspace: string, onLesson: (lesson: Lesson, line: string) => void | Promise<void>): Promise<Omit<LessonLog, 'lessons'>> {
+  return scan(workspace, () => true, onLesson);
+}
+
+/** The verdicts alone, quickly: only lines that look like verdicts are parsed. */
+export async function readVerdicts(workspace: string): Promise<LessonLog['verdicts']> {
+  return (await scan(workspace, (line) => VERDICT_LINE.test(line), () => undefined)).verdicts;
+}
+
+const VERDICT_LINE = /"type"\s*:\s*"verdict"/;
+
+async function scan(workspace: string, wanted: (line: string) => boolean, onLesson: (lesson: Lesson, line: string) => void | Promise<void>): Promise<Omit<LessonLog, 'lessons'>> {
+  const reader = new LogReader();
+  let input;
+  try {
+    input = createReadStream(lessonsPath(workspace), { encoding: 'utf8' });
+    for await (const line of createInterface({ input, crlfDelay: Infinity })) {
+      const record = reader.add(wanted(line) ? line : '', false);
+      if (record && record.type !== 'verdict') await onLesson(record, line);
+    }
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  } finally {
+    input?.destroy();
+  }
+  return { verdicts: reader.log.verdicts, skipped: reader.log.skipped };
 }
