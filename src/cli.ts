@@ -10,9 +10,10 @@ import { calibrate, readCalibration } from './core/calibration';
 import { ConfigError, loadConfig, type ProposerKind } from './core/config';
 import { contextPrompt, historyFromRunner } from './core/context';
 import { describeOutcome, metricValue, percent } from './core/format';
-import { EngineStop, runCycles, type EngineEvent, type RunSummary } from './core/cycle';
+import { runCycles, type EngineEvent, type RunSummary } from './core/cycle';
 import { readLessons, readVerdicts, streamLessons } from './core/lessons';
-import { PROPOSER_KINDS, ProposerError } from './core/proposers';
+import { PROPOSER_KINDS } from './core/proposers';
+import { errorKind, userMessage } from './protocol/errors';
 import { listTargetFiles, readTextOrNull } from './core/workspace';
 import { RunnerClient } from './runner/client';
 
@@ -266,7 +267,8 @@ main(process.argv.slice(2)).then(exit, (err: unknown) => {
     return exit(2);
   }
   // What the user can fix is a sentence; anything else is a bug worth its stack.
-  const known = err instanceof EngineStop || err instanceof ProposerError;
-  process.stderr.write(`rsi: ${known ? (err as Error).message : (err as Error).stack ?? String(err)}\n`);
+  const kind = errorKind(err);
+  if (kind === 'cancelled') return exit(130);
+  process.stderr.write(`rsi: ${kind === 'user' ? userMessage(err) : (err as Error)?.stack ?? String(err)}\n`);
   return exit(1);
 });

@@ -3,6 +3,7 @@ import * as path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import schema from '../../schemas/config.schema.json';
 import type { MetricSpec } from '../runner/protocol';
+import { UserError } from '../protocol/errors';
 import type { Direction } from './lessons';
 
 /** How the metric's number is read from a run. */
@@ -41,7 +42,7 @@ export interface ConfigProblem {
 }
 
 /** A config the user must fix; the message names every field at fault. */
-export class ConfigError extends Error {
+export class ConfigError extends UserError {
   constructor(readonly file: string, readonly problems: ConfigProblem[]) {
     super(`${file}: ` + problems.map((p) => (p.field ? `${p.field}: ${p.message}` : p.message)).join('; '));
     this.name = 'ConfigError';
@@ -56,9 +57,10 @@ export async function loadConfig(workspace: string): Promise<RsiConfig> {
   try {
     text = await fs.readFile(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
-      throw new ConfigError(file, [{ field: '', message: 'not found: create it (see the README, "Configuration")' }]);
-    }
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new ConfigError(file, [{ field: '', message: 'not found: create it (see the README, "Configuration")' }]);
+    if (code === 'EISDIR') throw new ConfigError(file, [{ field: '', message: 'is a folder: it must be a JSON file (see the README, "Configuration")' }]);
+    if (code === 'EACCES') throw new ConfigError(file, [{ field: '', message: 'cannot be read (permission denied): make it readable by this user' }]);
     throw err;
   }
   return parseConfig(text, file);

@@ -10,8 +10,9 @@ import { appendRecords, newLessonId, readLessons, type Lesson, type LessonLog, t
 import { unifiedDiff, validateProposal, type Candidate, type FileChange } from './patch';
 import { createProposer, ProposerError, proposerForKind, type ProposerOptions } from './proposers';
 import type { Proposal, Proposer } from './proposers/types';
+import { errorKind, UserError, userMessage } from '../protocol/errors';
 import { median, type SamplingPolicy } from './stats';
-import { listTargetFiles, readTextOrNull, writeFileAtomic } from './workspace';
+import { listTargetFiles, readTextOrNull, replaceIfUnchanged } from './workspace';
 
 export interface EngineOptions {
   workspace: string;
@@ -81,7 +82,7 @@ export interface RunSummary {
 }
 
 /** A problem of the workspace that stops the run before any candidate: the message says what to fix. */
-export class EngineStop extends Error {
+export class EngineStop extends UserError {
   override name = 'EngineStop';
 }
 
@@ -134,6 +135,14 @@ class Loop {
   private readonly winners: string[] = [];
   /** This cycle's validated candidates by lesson id, to find the winner's file contents. */
   private readonly candidates = new Map<string, Candidate>();
+  /**
+   * The target files as this cycle measured them: read once when the cycle starts and written into
+   * the sandboxes, so that proposals, validation and measurement all see the same text, and an
+   * edit the user makes meanwhile is told apart from it when a winner is applied.
+   */
+  private snapshot = new Map<string, string | null>();
+  /** Values that must never be recorded: the proposer's API key. */
+  private readonly secrets: string[];
   private calibration: Calibration | undefined;
   private gatePassed = false;
   private readonly proposer: Proposer;
@@ -149,7 +158,13 @@ class Loop {
           ? proposerForKind(override, config.proposer, proposerOptions)
           : override;
     this.metric = metricSpec(config);
+    const keyEnv = typeof config.proposer === 'object' && 'apiKeyEnv' in config.proposer ? config.proposer.apiKeyEnv : undefined;
+    this.hiddenEnv = keyEnv ? [keyEnv] : [];
+    this.secrets = [options.proposerOptions?.apiKey, keyEnv && process.env[keyEnv]].filter((s): s is string => !!s && s.length >= 4);
   }
+
+  /** Environment variables workspace commands never get: a candidate could print them into a lesson. */
+  private readonly hiddenEnv: string[];
 
   async cycle(): Promise<CycleReport> {
     const { workspace, runner } = this.options;
@@ -159,7 +174,9 @@ class Loop {
 
     stage('prepare', 'preparing the sandboxes');
     await runner.recycleIfGrown();
-    const prepared = await runner.request('prepare', { workspace, storageRoot: this.options.storageRoot, overlay: Object.fromEntries(this.overlay) }, this.request());
+    await this.takeSnapshot();
+    const overlay = Object.fromEntries([...this.snapshot].filter((entry): entry is [string, string] => entry[1] !== null));
+    const prepared = await runner.request('prepare', { workspace, storageRoot: this.options.storageRoot, overlay, hiddenEnv: this.hiddenEnv }, this.request());
     this.log(`sandboxes ready in ${prepared.ms} ms (${prepared.copied} files copied, ${prepared.deleted} removed)`);
     await runner.request('setCandidate', { files: {} }, this.request());
 
@@ -167,7 +184,7 @@ class Loop {
       stage('baseline', 'running the gate on the unmodified workspace');
       const gate = await runner.request('gate', { side: 'baseline', commands: this.config.gate, ...this.limits() }, this.request());
       if (!gate.ok) {
-        throw new EngineStop(`the gate fails on the unmodified workspace: \`${gate.command}\` ${gate.reason}; fix it before running a cycle\n${gate.output}`);
+        throw new EngineStop(this.mask(`the gate fails on the unmodified workspace: \`${gate.command}\` ${gate.reason}; fix it before running a cycle\n${gate.output}`));
       }
       this.gatePassed = true;
     }
@@ -277,6 +294,7 @@ class Loop {
       ...(proposal.seed !== undefined && { seed: proposal.seed }),
       ...(proposal.params && { params: proposal.params }),
       ...fields,
+      ...(fields.detail !== undefined && { detail: this.mask(fields.detail) }),
     });
     const validation = await validateProposal(proposal, {
       workspace: this.options.workspace,
@@ -297,7 +315,13 @@ class Loop {
       this.emit({ kind: 'candidate', cycle: at.cycle, index: at.index, total: at.total, hypothesis: proposal.hypothesis, phase, runs });
     const { runner } = this.options;
     progress('gate');
-    await runner.request('setCandidate', { files: Object.fromEntries(candidate.changes.map((c) => [c.path, c.after])) }, this.request());
+    try {
+      await runner.request('setCandidate', { files: Object.fromEntries(candidate.changes.map((c) => [c.path, c.after])) }, this.request());
+    } catch (err) {
+      // The sandbox refused a path the validation let through: this candidate is invalid, the run goes on.
+      if (errorKind(err) !== 'user') throw err;
+      return lesson('invalid', { ...recorded, detail: userMessage(err) });
+    }
     const gate = await runner.request('gate', { side: 'candidate', commands: this.config.gate, ...this.limits() }, this.request());
     if (!gate.ok) return lesson('gate-failed', { ...recorded, detail: `\`${gate.command}\` ${gate.reason}\n${gate.output}` });
 
@@ -352,15 +376,17 @@ class Loop {
     this.winners.push(winner.id);
   }
 
-  /** Writes a winner to the workspace, unless the user changed those files meanwhile. */
+  /**
+   * Writes the kept winners to the workspace, unless the user changed one of those files since the
+   * run read it: then nothing is written and the winners stay a pending proposal.
+   */
   async applyWinner(winner: Lesson): Promise<boolean> {
-    for (const [rel, origin] of this.origins) {
-      if ((await readTextOrNull(path.join(this.options.workspace, rel))) !== origin) {
-        this.log(`not applied: ${rel} changed in the workspace during the run; the winner stays a pending proposal`);
-        return false;
-      }
+    const changes = [...this.origins].map(([rel, before]): FileChange => ({ path: rel, before, after: this.overlay.get(rel) ?? null }));
+    const changed = await replaceIfUnchanged(this.options.workspace, changes);
+    if (changed !== undefined) {
+      this.log(`not applied: ${changed} changed in the workspace during the run; the winner stays a pending proposal`);
+      return false;
     }
-    for (const [rel, content] of this.overlay) await writeFileAtomic(path.join(this.options.workspace, rel), content);
     await appendRecords(this.options.workspace, [{ v: 1, type: 'verdict', lesson: winner.id, verdict: 'accepted', time: new Date().toISOString() }]);
     this.overlay.clear();
     this.origins.clear();
@@ -374,8 +400,29 @@ class Loop {
     return { changes, patch: unifiedDiff(changes), lessons: [...this.winners] };
   }
 
+  /** The baseline's text of a file: a kept winner's, else this cycle's snapshot, else the disk's. */
   private async readBase(rel: string): Promise<string | null> {
-    return this.overlay.get(rel) ?? readTextOrNull(path.join(this.options.workspace, rel));
+    const kept = this.overlay.get(rel);
+    if (kept !== undefined) return kept;
+    return this.snapshot.has(rel) ? this.snapshot.get(rel)! : readTextOrNull(path.join(this.options.workspace, rel));
+  }
+
+  private async takeSnapshot(): Promise<void> {
+    const { workspace } = this.options;
+    const files = await listTargetFiles(workspace, this.config.targets, this.config.protected);
+    const snapshot = new Map<string, string | null>();
+    for (const rel of new Set([...files, ...this.overlay.keys()])) {
+      snapshot.set(rel, this.overlay.get(rel) ?? (await readTextOrNull(path.join(workspace, rel))));
+    }
+    this.snapshot = snapshot;
+  }
+
+  /** A recorded text with the proposer's secrets masked (a candidate could print what it finds). */
+  mask(text: string): string;
+  mask(text: string | undefined): string | undefined;
+  mask(text: string | undefined): string | undefined {
+    if (text === undefined) return text;
+    return this.secrets.reduce((t, secret) => t.split(secret).join('***'), text);
   }
 
   private limits() {

@@ -35,6 +35,14 @@ export interface ValidationScope {
   readBase(relativePath: string): Promise<string | null>;
 }
 
+/** Why a proposed path cannot be a file of the workspace, by the error reading it gave. */
+const UNREADABLE: Record<string, string> = {
+  EISDIR: 'is a folder, not a file',
+  ENOTDIR: 'lies under a path that is a file, not a folder',
+  ENAMETOOLONG: 'is too long a path',
+  EACCES: 'cannot be read (permission denied)',
+};
+
 /** Never editable, whatever the config says: the loop's own memory and git's. */
 const ALWAYS_PROTECTED = ['.rsi/**', '.git/**'];
 
@@ -54,13 +62,24 @@ export async function validateProposal(proposal: Proposal, scope: ValidationScop
   for (const edit of proposal.edits) {
     const rel = normalizeRelative(edit.path);
     if (rel === undefined) return refuse(`${JSON.stringify(edit.path)} is outside the workspace`);
+    if (rel.endsWith('/')) return refuse(`${JSON.stringify(edit.path)} names a folder, not a file`);
+    if (rel.split('/').includes('node_modules')) {
+      return refuse(`${rel} is inside node_modules, which the sandboxes share with your workspace: vendor the dependency into the workspace to change it`);
+    }
     if (isProtected(rel)) return refuse(`${rel} is protected`);
     if (!isTarget(rel)) return refuse(`${rel} is not in the targets (${scope.targets.join(', ')})`);
     if (!(await staysInside(scope.workspace, rel))) return refuse(`${rel} leads outside the workspace through a symbolic link`);
 
     let entry = contents.get(rel);
     if (!entry) {
-      const before = await scope.readBase(rel);
+      let before: string | null;
+      try {
+        before = await scope.readBase(rel);
+      } catch (err) {
+        const why = UNREADABLE[(err as NodeJS.ErrnoException).code ?? ''];
+        if (why) return refuse(`${rel} ${why}`);
+        throw err;
+      }
       entry = { before, after: before };
       contents.set(rel, entry);
     }

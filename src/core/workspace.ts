@@ -1,6 +1,7 @@
-import { promises as fs } from 'node:fs';
+import { promises as fs, readFileSync, renameSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import picomatch from 'picomatch';
+import type { FileChange } from './patch';
 
 /** Folders never searched for targets: dependencies and the VCS's and the loop's own state. */
 const SKIPPED_DIRS = new Set(['node_modules', '.git', '.rsi']);
@@ -31,10 +32,44 @@ export async function readTextOrNull(file: string): Promise<string | null> {
   }
 }
 
-/** Writes through a temporary file and a rename, so a crash never leaves a half-written user file. */
-export async function writeFileAtomic(file: string, content: string): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const temp = `${file}.rsi-${process.pid}.tmp`;
-  await fs.writeFile(temp, content);
-  await fs.rename(temp, file);
+/**
+ * Writes each change's `after` (null deletes) to the workspace, but only when every file still
+ * holds its `before`; returns the first path that does not (nothing is written then). The new
+ * texts go to temporary files first; then the files are compared and renamed over in one
+ * synchronous stretch, with no await between the check and the write, so an edit saved meanwhile
+ * is seen rather than overwritten. A rename is atomic: a crash leaves the old or the new file.
+ */
+export async function replaceIfUnchanged(workspace: string, changes: FileChange[]): Promise<string | undefined> {
+  const staged: { file: string; temp?: string; before: string | null }[] = [];
+  try {
+    for (const change of changes) {
+      const file = path.join(workspace, change.path);
+      if (change.after === null) {
+        staged.push({ file, before: change.before });
+        continue;
+      }
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      const temp = `${file}.rsi-${process.pid}.tmp`;
+      await fs.writeFile(temp, change.after);
+      staged.push({ file, temp, before: change.before });
+    }
+    const changed = staged.find(({ file, before }) => readTextOrNullSync(file) !== before);
+    if (changed) return path.relative(workspace, changed.file).split(path.sep).join('/');
+    for (const { file, temp } of staged) {
+      if (temp) renameSync(temp, file);
+      else rmSync(file, { force: true });
+    }
+    return undefined;
+  } finally {
+    for (const { temp } of staged) if (temp) rmSync(temp, { force: true });
+  }
+}
+
+function readTextOrNullSync(file: string): string | null {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw err;
+  }
 }

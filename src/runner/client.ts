@@ -1,4 +1,5 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { fromWire } from '../protocol/errors';
 import { CancelledError, type FromRunner, type Method, type ProgressEvent, type RunnerMethods, type ToRunner } from './protocol';
 
 export { CancelledError };
@@ -152,7 +153,7 @@ export class RunnerClient {
       return;
     }
     this.pending.delete(message.id);
-    if ('error' in message) pending.reject(message.error.cancelled ? new CancelledError() : new Error(message.error.message));
+    if ('error' in message) pending.reject(fromWire(message.error));
     else pending.resolve(message.result);
   }
 

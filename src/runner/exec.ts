@@ -14,6 +14,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
+import { UserError } from '../protocol/errors';
 
 export type ExecOptions = ExecSettings & (ShellCommand | DirectCommand);
 
@@ -308,7 +309,7 @@ class Capture {
 
 /** Run a command; never throws for a failing command (its exit is the result), only when it cannot start. */
 export async function execCommand(options: ExecOptions): Promise<ExecResult> {
-  if (process.platform === 'win32') throw new Error('the RSI runner does not support Windows yet (it relies on POSIX process groups)');
+  if (process.platform === 'win32') throw new UserError('the RSI runner does not support Windows yet (it relies on POSIX process groups)');
   if (options.signal?.aborted) {
     return { exitCode: null, signal: null, stdout: '', stderr: '', truncated: false, stdoutTruncated: false, wallMs: 0, peakRssBytes: 0, killedFor: 'cancel' };
   }
@@ -323,7 +324,7 @@ export async function execCommand(options: ExecOptions): Promise<ExecResult> {
   if (child.pid === undefined) {
     const [error] = (await once(child, 'error')) as [Error];
     const where = statSync(options.cwd, { throwIfNoEntry: false })?.isDirectory() ? '' : ' (the directory does not exist)';
-    throw new Error(`cannot start ${file} in ${options.cwd}${where}: ${error.message}`, { cause: error });
+    throw new UserError(`cannot start ${file} in ${options.cwd}${where}: ${error.message}`, { cause: error });
   }
   child.on('error', () => {}); // after a successful spawn only kill() can fail, and we ignore ESRCH
   // Pipes as set in stdio above (TypeScript cannot tell when stdin is chosen at run time).

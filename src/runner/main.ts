@@ -4,6 +4,7 @@
  */
 import { execCommand, killAll } from './exec';
 import { failureExcerpt } from '../core/text';
+import { toWire } from '../protocol/errors';
 import { compare, sample, type SideDirs } from './measure';
 import { CancelledError, type FromRunner, type GateParams, type GateResult, type Method, type ProgressEvent, type RunnerMethods, type ToRunner } from './protocol';
 import { SandboxPool, type Sandbox } from './sandbox';
@@ -33,6 +34,8 @@ const handlers: { [M in Method]: Handler<M> } = {
   },
   async prepare(params) {
     const started = performance.now();
+    // Gone from the runner's own environment, so no command it starts can read them.
+    for (const name of params.hiddenEnv ?? []) delete process.env[name];
     if (!pool || pool.workspace !== params.workspace || pool.storageRoot !== params.storageRoot) {
       await pool?.release();
       pool = new SandboxPool(params.storageRoot, params.workspace);
@@ -101,8 +104,10 @@ async function handle(message: ToRunner): Promise<void> {
     const result = await handler(message.params as never, controller.signal, (event) => send({ type: 'event', id, event }));
     send({ type: 'response', id, result });
   } catch (err) {
-    const cancelled = err instanceof CancelledError || controller.signal.aborted;
-    send({ type: 'response', id, error: { message: cancelled ? 'cancelled' : (err as Error).message, cancelled } });
+    const error = toWire(controller.signal.aborted ? new CancelledError() : err);
+    // The program's own errors reach the engine's log with their stack, through stderr.
+    if (error.kind === 'program') process.stderr.write(`${method} failed: ${error.stack ?? error.message}\n`);
+    send({ type: 'response', id, error });
   } finally {
     inFlight.delete(id);
   }

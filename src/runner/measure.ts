@@ -1,10 +1,14 @@
 import type { MetricReader } from '../core/config';
 import { judge, isConstant } from '../core/stats';
 import { firstLines } from '../core/text';
+import { UserError } from '../protocol/errors';
 import { execCommand, type ExecResult } from './exec';
 import { CancelledError, type CompareParams, type CompareResult, type MetricSpec, type ProgressEvent, type SampleParams, type SampleResult, type Side } from './protocol';
 
 type Emit = (event: ProgressEvent) => void;
+
+/** A metric that fails on the unmodified workspace is the user's to fix, in their config or code. */
+const FIX_METRIC = '\n(the metric must work on the unmodified workspace: check metric.command and metric.read in .rsi/config.json)';
 
 export interface SideDirs {
   baseline: string;
@@ -77,7 +81,7 @@ export async function sample(params: SampleParams, dirs: SideDirs, signal: Abort
   let peakRssBytes = 0;
   for (let index = 0; index < params.runs; index++) {
     const run = await runMetric(params.metric, dirs[params.side], signal);
-    if (!run.ok) throw new Error(`the ${params.side} ${run.detail}`);
+    if (!run.ok) throw new UserError(`the ${params.side} ${run.detail}${FIX_METRIC}`);
     values.push(run.value);
     peakRssBytes = Math.max(peakRssBytes, run.peakRssBytes);
     emit({ kind: 'run', side: params.side, index, value: run.value, wallMs: run.wallMs });
@@ -106,7 +110,7 @@ export async function compare(params: CompareParams, dirs: SideDirs, signal: Abo
   for (;;) {
     if (params.constantBaseline === undefined) {
       const run = await runSide('baseline');
-      if (!run.ok) throw new Error(`the baseline's ${run.detail}`);
+      if (!run.ok) throw new UserError(`the baseline's ${run.detail}${FIX_METRIC}`);
     } else {
       baseline.splice(0, baseline.length, params.constantBaseline);
     }

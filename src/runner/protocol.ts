@@ -4,6 +4,7 @@
  * before that, and stops its work when it receives a cancel for the same id.
  */
 import type { MetricReader } from '../core/config';
+import type { WireError } from '../protocol/errors';
 import type { Comparison, SamplingPolicy } from '../core/stats';
 
 export interface PrepareParams {
@@ -12,6 +13,8 @@ export interface PrepareParams {
   storageRoot: string;
   /** Files whose baseline content differs from the workspace (kept winners not yet accepted). */
   overlay: Record<string, string>;
+  /** Environment variables no workspace command may see (the proposer's API key). */
+  hiddenEnv?: string[];
 }
 export interface PrepareResult {
   baselineDir: string;
@@ -127,14 +130,8 @@ export type ToRunner =
 
 export type FromRunner =
   | { type: 'response'; id: number; result: unknown }
-  | { type: 'response'; id: number; error: { message: string; cancelled?: boolean } }
+  | { type: 'response'; id: number; error: WireError }
   | { type: 'event'; id: number; event: ProgressEvent }
   | { type: 'ready'; pid: number; rssBytes: number };
 
-/** A request stopped by a cancel, on either side of the channel (told apart from failures by name). */
-export class CancelledError extends Error {
-  constructor() {
-    super('cancelled');
-    this.name = 'CancelledError';
-  }
-}
+export { CancelledError } from '../protocol/errors';

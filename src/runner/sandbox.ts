@@ -27,6 +27,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { promises as fs, lstatSync, readFileSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { UserError } from '../protocol/errors';
 
 /** Copies in flight: enough to keep the disk busy, few enough not to exhaust descriptors. */
 const COPY_CONCURRENCY = 32;
@@ -331,10 +332,10 @@ export class Sandbox {
       const real = await fs.realpath(probe).catch((error: unknown) => {
         if (code(error) === 'ENOENT' && probe !== abs && probe !== this.dir) return undefined;
         if (code(error) !== 'ENOENT') throw error;
-        throw new Error(`refusing path ${JSON.stringify(rel)}: ${probe === abs ? 'a dangling symlink' : 'the sandbox is missing'}`);
+        throw new UserError(`refusing path ${JSON.stringify(rel)}: ${probe === abs ? 'a dangling symlink' : 'the sandbox is missing'}`);
       });
       if (real === undefined) continue;
-      if (!isInside(real, realDir)) throw new Error(`refusing path ${JSON.stringify(rel)}: it leads outside the sandbox (${real})`);
+      if (!isInside(real, realDir)) throw new UserError(`refusing path ${JSON.stringify(rel)}: it leads outside the sandbox (${real})`);
       return abs;
     }
   }
@@ -446,7 +447,7 @@ async function takeLock(file: string): Promise<void> {
       }
       const owner = await fs.readFile(file, 'utf8').then((text) => JSON.parse(text) as LockOwner, () => undefined);
       if (owner && ownerAlive(owner, file)) {
-        throw new Error(
+        throw new UserError(
           `the sandboxes of this workspace are in use by another RSI run (pid ${owner.pid}); ` +
             `wait for it to finish or stop it (lock ${file})`,
         );
@@ -465,11 +466,11 @@ async function takeLock(file: string): Promise<void> {
  */
 export async function workspaceStorage(storageRoot: string, workspace: string): Promise<string> {
   const root = await fs.realpath(workspace).catch(() => {
-    throw new Error(`workspace ${workspace} does not exist`);
+    throw new UserError(`workspace ${workspace} does not exist`);
   });
   await fs.mkdir(storageRoot, { recursive: true });
   const storage = await fs.realpath(storageRoot);
-  if (isInside(storage, root)) throw new Error(`sandbox storage ${storageRoot} must be outside the workspace ${root}`);
+  if (isInside(storage, root)) throw new UserError(`sandbox storage ${storageRoot} must be outside the workspace ${root}`);
   const home = path.join(storage, createHash('sha256').update(root).digest('hex').slice(0, 16));
   await fs.mkdir(home, { recursive: true });
   return home;

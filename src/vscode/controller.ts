@@ -14,7 +14,7 @@ import { Disposable, toDisposable } from './lifecycle';
 import { RunProgress } from './runProgress';
 import type { RsiStatusBar } from './statusBar';
 import { untrustedRefusal } from './trust';
-import { isUserError } from './userError';
+import { errorKind, userMessage } from '../protocol/errors';
 import { pickFolder } from './workspaceFolder';
 
 /** Where `RSI: Set API Key` keeps the key of the OpenAI-compatible proposer. */
@@ -237,15 +237,17 @@ export class CycleController extends Disposable {
   /** A user's error becomes a message with the way to fix it; a program's error is logged whole. */
   private fail(action: string, folder: vscode.WorkspaceFolder, err: unknown): void {
     const error = err instanceof Error ? err : new Error(String(err));
-    if (error.name === 'CancelledError') {
+    const kind = errorKind(error);
+    if (kind === 'cancelled') {
       this.statusBar.show('$(debug-stop) RSI: stopped', `RSI Loop: ${action} was stopped.`);
       return;
     }
     const actions = ['Show Log'];
-    if (isUserError(error)) {
+    if (kind === 'user') {
       // EngineStop carries the gate's output after its first line: the message shows the line, the log all.
-      this.lastError = `RSI: ${error.message.split('\n')[0]}`;
-      this.log.warn(`${action} in ${folder.uri.fsPath}: ${error.message}`);
+      const message = userMessage(error);
+      this.lastError = `RSI: ${message.split('\n')[0]}`;
+      this.log.warn(`${action} in ${folder.uri.fsPath}: ${message}`);
       actions.unshift('Open Configuration');
     } else {
       this.lastError = `RSI: ${action} failed: ${error.message}`;

@@ -5,6 +5,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { normalizeRelative, validateProposal, type ValidationScope } from '../../src/core/patch';
 import type { Edit } from '../../src/core/proposers/types';
+import { readTextOrNull } from '../../src/core/workspace';
 
 async function scope(): Promise<ValidationScope> {
   const workspace = await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-patch-'));
@@ -91,4 +92,19 @@ test('an empty SEARCH creates a new file, and is refused for a file that exists'
   assert.ok(created.ok);
   assert.deepEqual(created.candidate.changes, [{ path: 'src/new.js', before: null, after: 'x\n' }]);
   assert.match(await reason([{ kind: 'replace', path: 'src/a.js', search: '', replace: 'x\n' }]), /an empty SEARCH only creates a new file, and src\/a\.js exists/);
+});
+
+test('unusual shapes are invalid with their reason, never a crash: a folder, a path under a file, a trailing slash, node_modules', async () => {
+  const s = await scope();
+  s.targets = ['**'];
+  s.readBase = (rel) => readTextOrNull(path.join(s.workspace, rel)); // as the cycle reads: it throws EISDIR and ENOTDIR
+  const why = async (edit: Edit) => {
+    const result = await validateProposal({ hypothesis: 'h', edits: [edit] }, s);
+    assert.equal(result.ok, false);
+    return result.ok ? '' : result.reason;
+  };
+  assert.match(await why({ kind: 'file', path: 'src', content: 'x' }), /src is a folder, not a file/);
+  assert.match(await why({ kind: 'file', path: 'src/a.js/b.js', content: 'x' }), /under a path that is a file/);
+  assert.match(await why({ kind: 'file', path: 'src/a.js/', content: 'x' }), /names a folder/);
+  assert.match(await why({ kind: 'file', path: 'node_modules/dep/index.js', content: 'x' }), /inside node_modules.*vendor/);
 });

@@ -1,4 +1,6 @@
 /** A proposer that cannot work as configured (not available, not installed, refused, unreachable): the run stops with this message. */
-export class ProposerError extends Error {
+import { UserError } from '../../protocol/errors';
+
+export class ProposerError extends UserError {
   override name = 'ProposerError';
 }
