@@ -191,7 +191,7 @@ function renderSummary(summary: RunSummary): string {
     const b = report.baseline;
     out.push(`cycle ${report.cycle}: baseline ${name} ${metricValue(b.median)} (n=${b.n}${b.deterministic ? ', deterministic' : ''}), noise floor ${percent(report.noiseFloor).slice(1)}, ${direction}`);
     for (const lesson of report.lessons) {
-      const mark = lesson === report.winner ? '*' : ' ';
+      const mark = lesson.id === report.winner?.id ? '*' : ' ';
       out.push(` ${mark} ${lesson.hypothesis}\n      ${describeOutcome(lesson, { p: true })}`);
     }
   }

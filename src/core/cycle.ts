@@ -48,11 +48,17 @@ export interface BaselineStats {
   peakRssBytes: number;
 }
 
+/**
+ * What a run's summary keeps of a lesson: enough to report it (the detail's first line). The whole
+ * lesson is in the lessons file; keeping every patch would grow a long run's memory every cycle.
+ */
+export type LessonBrief = Pick<Lesson, 'id' | 'hypothesis' | 'outcome' | 'metric' | 'detail'>;
+
 export interface CycleReport {
   cycle: number;
   baseline: BaselineStats;
   noiseFloor: number;
-  lessons: Lesson[];
+  lessons: LessonBrief[];
   /** The best kept candidate of this cycle: the next cycle's baseline. */
   winner?: Lesson;
 }
@@ -103,7 +109,7 @@ export async function runCycles(options: EngineOptions, count: number): Promise<
   try {
     for (let i = 0; i < count && !options.signal?.aborted; i++) {
       const report = await loop.cycle();
-      summary.cycles.push(report);
+      summary.cycles.push({ ...report, lessons: report.lessons.map(brief) });
       for (const lesson of report.lessons) summary.outcomes[lesson.outcome] = (summary.outcomes[lesson.outcome] ?? 0) + 1;
       if (report.winner && options.autoAccept) {
         if (await loop.applyWinner(report.winner)) summary.applied.push(report.winner);
@@ -121,6 +127,10 @@ export async function runCycles(options: EngineOptions, count: number): Promise<
   summary.proposal = loop.pendingProposal();
   summary.durationMs = Math.round(performance.now() - started);
   return summary;
+}
+
+function brief({ id, hypothesis, outcome, metric, detail }: LessonBrief): LessonBrief {
+  return { id, hypothesis, outcome, ...(metric && { metric }), ...(detail !== undefined && { detail: detail.split('\n')[0] }) };
 }
 
 function isCancel(err: unknown, signal?: AbortSignal): boolean {

@@ -13,7 +13,7 @@ export function metricValue(x: number): string {
 }
 
 /** "kept +12.34% [+10.00%, +14.00%], p=0.001, n=5+5", or the outcome and the first line of its detail. */
-export function describeOutcome(lesson: Lesson, options: { p?: boolean } = {}): string {
+export function describeOutcome(lesson: Pick<Lesson, 'outcome' | 'metric' | 'detail'>, options: { p?: boolean } = {}): string {
   const m = lesson.metric;
   if (m) {
     const p = options.p ? `, p=${m.p.toPrecision(2)}` : '';

@@ -189,7 +189,7 @@ export class CycleController extends Disposable {
       const session = await ProposalSession.show({
         workspaceFolder: folder.uri,
         proposal,
-        lessons: summary.cycles.flatMap((c) => c.lessons).filter((l) => winners.has(l.id)),
+        lessons: summary.cycles.flatMap((c) => c.winner ?? []).filter((l) => winners.has(l.id)),
         onVerdict: (verdicts) => this.recordVerdicts(folder, verdicts),
         log: (line) => this.log.info(line),
       });

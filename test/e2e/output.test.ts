@@ -68,12 +68,15 @@ test('a reader that closes the pipe early ends the command quietly, with a norma
   }
 });
 
-/** A workspace whose one target line is long, so each lesson's patch (and the summary) is large. */
+/**
+ * A workspace whose one target line is long, so a winner's patch (and the summary holding it and
+ * the pending proposal) is large. X starts at its lower bound: every move goes up and wins.
+ */
 function bigWorkspace(extra: object = {}) {
-  const comment = 'z'.repeat(6000);
+  const comment = 'z'.repeat(40000);
   return makeWorkspace({
     'params.js': `const X = 1; // rsi: int 1..40 ${comment}\nmodule.exports = { X };\n`,
-    'metric.js': "const { X } = require('./params');\nconsole.log(JSON.stringify({ score: -((X - 30) ** 2) }));\n",
+    'metric.js': "const { X } = require('./params');\nconsole.log(JSON.stringify({ score: X }));\n",
     '.rsi/config.json': {
       metric: { name: 'score', command: 'node metric.js', read: { json: 'score' }, direction: 'maximize' },
       targets: ['params.js'],
@@ -91,6 +94,7 @@ test('rsi cycle --json: the whole summary reaches a pipe', async () => {
   assert.ok(out.length > 65536, `only ${out.length} bytes`);
   const summary = JSON.parse(out);
   assert.equal(summary.cycles[0].lessons.length, 8);
+  assert.ok(summary.proposal.patch.includes(`+const X = ${summary.cycles[0].winner.params['params.js:X']};`));
 });
 
 test('rsi context: the whole prompt reaches a pipe', async () => {

@@ -130,7 +130,7 @@ export const tests: Test[] = [
   {
     name: 'selecting a lesson opens its patch in a diff editor',
     async fn() {
-      const lesson = firstCycle().cycles[0].lessons.find((l) => l.patch);
+      const lesson = (await lessonRecords()).find((r): r is Lesson => r.type !== 'verdict' && r.patch !== '');
       assert.ok(lesson, 'no lesson with a patch');
       await vscode.commands.executeCommand('rsi.openLesson', workspaceFolder().uri, lesson.id);
       const input = vscode.window.tabGroups.activeTabGroup.activeTab?.input;
@@ -158,7 +158,8 @@ export const tests: Test[] = [
     name: 'lessons appended outside the editor (the CLI) show up in the tree',
     async fn() {
       const rsi = await rsiApi();
-      const template = firstCycle().cycles[0].lessons[0];
+      const template = (await lessonRecords()).find((r): r is Lesson => r.type !== 'verdict');
+      assert.ok(template, 'no lesson on disk');
       const outside: Lesson = { ...template, id: 'appended-by-the-cli', hypothesis: 'appended by the CLI', time: new Date().toISOString() };
       const refreshed = new Promise<void>((resolve) => {
         const listener = rsi.lessonsTree.onDidChangeTreeData(() => {
