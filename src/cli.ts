@@ -13,6 +13,7 @@ import { EngineStop, runCycles, type EngineEvent, type RunSummary } from './core
 import { readLessons } from './core/lessons';
 import { PROPOSER_KINDS, ProposerError } from './core/proposers';
 import { listTargetFiles, readTextOrNull } from './core/workspace';
+import { AgentWorkingCopy } from './runner/agentCopy';
 import { RunnerClient } from './runner/client';
 
 const USAGE = `usage:
@@ -78,6 +79,7 @@ async function main(argv: string[]): Promise<number> {
     runner,
     storageRoot: storageRoot(),
     proposer: proposerName as ProposerKind | undefined,
+    proposerOptions: { workingCopy: new AgentWorkingCopy(storageRoot(), workspace) },
     autoAccept: values['auto-accept'] ?? false,
     signal: controller.signal,
     onEvent: progressPrinter(),
