@@ -113,7 +113,7 @@ export class AgentWorkingCopy implements WorkingCopy {
       const src = path.join(this.source.root, rel);
       if (rel in this.overlay) await fs.writeFile(abs, this.overlay[rel]!);
       else if (base.files.get(rel)!.link) await fs.symlink(await fs.readlink(src), abs);
-      else await fs.copyFile(src, abs);
+      else await fs.copyFile(src, abs).catch(ignoreMissing); // gone from the workspace meanwhile: the next sync agrees
     }
     this.base = undefined;
   }
@@ -121,6 +121,10 @@ export class AgentWorkingCopy implements WorkingCopy {
 
 function sameStamp(a: Stamp | undefined, b: Stamp): boolean {
   return a !== undefined && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.link === b.link;
+}
+
+function ignoreMissing(error: NodeJS.ErrnoException): void {
+  if (error.code !== 'ENOENT') throw error;
 }
 
 function exists(file: string): Promise<boolean> {
