@@ -5,13 +5,15 @@
  *
  * To add a measurement: write a `Measurement` (name, how, run(ctx) -> rows) and list it below.
  * Env: BENCH_ONLY=comma-separated name prefixes; BENCH_AA_PAIRS, BENCH_AA_TRIALS, BENCH_AA_MINUTES, BENCH_START_RUNS,
- * BENCH_SANDBOX_REPS, BENCH_RESET_RUNS, BENCH_HISTORY_REPS, BENCH_LESSONS_RUNS, BENCH_CYCLES; BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
+ * BENCH_SANDBOX_REPS, BENCH_RESET_RUNS, BENCH_AGENT_REPS, BENCH_AGENT_RESETS, BENCH_HISTORY_REPS, BENCH_LESSONS_RUNS, BENCH_CYCLES;
+ * BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
  */
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aaFalseKeeps } from './aa';
+import { agentCopyBuild } from './agentCopy';
 import { historyIndex } from './history';
 import { lessonsListing } from './lessons';
 import { longRun } from './longRun';
@@ -20,7 +22,17 @@ import { promptSize } from './prompt';
 import { runnerColdStart } from './runner';
 import { sandboxBuild, sandboxReset } from './sandbox';
 
-const MEASUREMENTS: Measurement[] = [runnerColdStart, sandboxBuild, sandboxReset, aaFalseKeeps, historyIndex, promptSize, lessonsListing, longRun];
+const MEASUREMENTS: Measurement[] = [
+  runnerColdStart,
+  sandboxBuild,
+  sandboxReset,
+  agentCopyBuild,
+  aaFalseKeeps,
+  historyIndex,
+  promptSize,
+  lessonsListing,
+  longRun,
+];
 
 const RESULTS = path.resolve(__dirname, '..', '.cache', 'bench-results.json');
 

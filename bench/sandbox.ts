@@ -27,7 +27,7 @@ async function acquireTimed(pool: SandboxPool): Promise<{ total: number; perSand
 }
 
 /** What a worktree-based sandbox would do: a detached worktree plus the symlinked node_modules. */
-async function worktreeAdd(ws: Workspace, dir: string): Promise<number> {
+export async function worktreeAdd(ws: Workspace, dir: string): Promise<number> {
   const { ms } = await timed(async () => {
     await git(ws.dir, 'worktree', 'add', '-q', '--detach', dir);
     await fs.symlink(path.join(ws.dir, 'node_modules'), path.join(dir, 'node_modules'), 'dir');

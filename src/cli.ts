@@ -15,6 +15,7 @@ import { readLessons, readVerdicts, streamLessons } from './core/lessons';
 import { PROPOSER_KINDS } from './core/proposers';
 import { errorKind, userMessage } from './protocol/errors';
 import { listTargetFiles, readTextOrNull } from './core/workspace';
+import { AgentWorkingCopy } from './runner/agentCopy';
 import { RunnerClient } from './runner/client';
 
 const USAGE = `usage:
@@ -80,6 +81,7 @@ async function main(argv: string[]): Promise<number> {
     runner,
     storageRoot: storageRoot(),
     proposer: proposerName as ProposerKind | undefined,
+    proposerOptions: { workingCopy: new AgentWorkingCopy(storageRoot(), workspace) },
     autoAccept: values['auto-accept'] ?? false,
     signal: controller.signal,
     onEvent: progressPrinter(),

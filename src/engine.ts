@@ -5,5 +5,6 @@
  */
 export { calibrate } from './core/calibration';
 export { runCycles } from './core/cycle';
+export { AgentWorkingCopy } from './runner/agentCopy';
 export { RunnerClient } from './runner/client';
 export { createLmProposer } from './vscode/lmProposer';

@@ -7,6 +7,7 @@ export function proposeContext(
 ): ProposeContext & { logs: string[] } {
   const logs: string[] = [];
   return {
+    scope: { targets: Object.keys(files), protected: [] },
     targetFiles: Object.keys(files),
     readFile: async (p) => {
       if (!(p in files)) throw new Error(`no such file ${p}`);

@@ -12,7 +12,7 @@ export type MetricReader = 'wallTime' | { regex: string } | { json: string };
 export type ProposerConfig =
   | 'tuner'
   | { kind: 'tuner' }
-  | { kind: 'command'; command: string; args: string[]; timeoutMs: number; samples: number }
+  | { kind: 'command'; command: string; args: string[]; env: string[]; timeoutMs: number; samples: number }
   | { kind: 'openai'; baseUrl: string; model: string; apiKeyEnv?: string; temperature: number; maxTokens: number; timeoutMs: number; samples: number }
   | { kind: 'lm'; vendor?: string; family?: string; samples: number };
 

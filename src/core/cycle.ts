@@ -269,6 +269,7 @@ class Loop {
         log: (message) => this.log(message),
       });
     return this.proposer.propose({
+      scope: { targets: this.config.targets, protected: this.config.protected },
       targetFiles,
       readFile,
       prompt: () => (prompt ??= buildPrompt()),
@@ -289,7 +290,7 @@ class Loop {
   ): Promise<Lesson> {
     const started = performance.now();
     const id = newLessonId();
-    const lesson = (outcome: Outcome, fields: Partial<Lesson>): Lesson => ({
+    const lesson = (outcome: Outcome, fields: Partial<Lesson>): Lesson => withNote(proposal.note, {
       v: 1,
       id,
       time: new Date().toISOString(),
@@ -450,6 +451,11 @@ class Loop {
   private log(message: string): void {
     this.emit({ kind: 'log', message });
   }
+}
+
+/** The proposer's note (e.g. an agent's edits that were dropped) closes the lesson's detail. */
+function withNote(note: string | undefined, lesson: Lesson): Lesson {
+  return note ? { ...lesson, detail: lesson.detail ? `${lesson.detail}\n${note}` : note } : lesson;
 }
 
 function bestKept(lessons: Lesson[], direction: RsiConfig['metric']['direction']): Lesson | undefined {

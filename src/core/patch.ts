@@ -56,8 +56,7 @@ export async function validateProposal(proposal: Proposal, scope: ValidationScop
   if (proposal.error) return refuse(proposal.error);
   if (proposal.edits.length === 0) return refuse('the proposal contains no edit');
 
-  const isTarget = picomatch(scope.targets, { dot: true });
-  const isProtected = picomatch([...ALWAYS_PROTECTED, ...scope.protected], { dot: true });
+  const { isTarget, isProtected } = pathRules(scope);
   const contents = new Map<string, { before: string | null; after: string | null }>();
   for (const edit of proposal.edits) {
     const rel = normalizeRelative(edit.path);
@@ -84,7 +83,7 @@ export async function validateProposal(proposal: Proposal, scope: ValidationScop
       contents.set(rel, entry);
     }
     const applied = applyEdit(entry.after, edit, rel);
-    if (typeof applied === 'object') return refuse(applied.error);
+    if (applied !== null && typeof applied === 'object') return refuse(applied.error);
     entry.after = applied;
   }
 
@@ -94,8 +93,22 @@ export async function validateProposal(proposal: Proposal, scope: ValidationScop
   return { ok: true, candidate: { hypothesis: proposal.hypothesis, changes, patch, patchHash: hashChanges(changes), proposal } };
 }
 
-function applyEdit(current: string | null, edit: Edit, rel: string): string | { error: string } {
+/**
+ * Matchers of the paths a candidate may change (targets) and may never change (protected: the
+ * config's, and always .rsi/ and .git/, which isLoopOwn matches alone).
+ */
+export function pathRules(scope: { targets: string[]; protected: string[] }) {
+  return {
+    isTarget: picomatch(scope.targets, { dot: true }),
+    isProtected: picomatch([...ALWAYS_PROTECTED, ...scope.protected], { dot: true }),
+    isLoopOwn: picomatch(ALWAYS_PROTECTED, { dot: true }),
+  };
+}
+
+function applyEdit(current: string | null, edit: Edit, rel: string): string | null | { error: string } {
   switch (edit.kind) {
+    case 'delete':
+      return current === null ? { error: `${rel} is deleted, but it does not exist` } : null;
     case 'file':
       return edit.content;
     case 'patch': {

@@ -149,12 +149,17 @@ export class CycleController extends Disposable {
     // The extension's storage rather than the system temp folder: it outlives reboots, so the
     // sandboxes are built once and then only synced.
     const storage = this.context.storageUri ?? this.context.globalStorageUri;
+    const storageRoot = settings.get<string>('sandboxRoot', '') || vscode.Uri.joinPath(storage, 'sandboxes').fsPath;
     return {
       workspace: folder.uri.fsPath,
       runner: this.runnerFor(engine, folder),
-      storageRoot: settings.get<string>('sandboxRoot', '') || vscode.Uri.joinPath(storage, 'sandboxes').fsPath,
+      storageRoot,
       proposer: proposer ? (proposer as ProposerKind) : undefined,
-      proposerOptions: { lm: engine.createLmProposer, apiKey: await this.context.secrets.get(API_KEY_SECRET) },
+      proposerOptions: {
+        lm: engine.createLmProposer,
+        apiKey: await this.context.secrets.get(API_KEY_SECRET),
+        workingCopy: new engine.AgentWorkingCopy(storageRoot, folder.uri.fsPath),
+      },
       autoAccept: settings.get<boolean>('autoApply', false),
       signal,
       onEvent,

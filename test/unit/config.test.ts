@@ -29,7 +29,7 @@ test('a minimal config gets every default from the schema', () => {
 
 test('a proposer object gets the defaults of its kind from the schema', () => {
   const command = parseConfig(JSON.stringify({ ...valid, proposer: { kind: 'command', command: 'claude' } }));
-  assert.deepEqual(command.proposer, { kind: 'command', command: 'claude', args: [], timeoutMs: 600000, samples: 1 });
+  assert.deepEqual(command.proposer, { kind: 'command', command: 'claude', args: [], env: [], timeoutMs: 600000, samples: 1 });
   const openai = parseConfig(JSON.stringify({ ...valid, proposer: { kind: 'openai', baseUrl: 'http://127.0.0.1:11434/v1', model: 'm', samples: 3 } }));
   assert.deepEqual(openai.proposer, { kind: 'openai', baseUrl: 'http://127.0.0.1:11434/v1', model: 'm', samples: 3, temperature: 0.7, maxTokens: 4096, timeoutMs: 120000 });
 });

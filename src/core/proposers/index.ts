@@ -3,16 +3,20 @@ import { createCommandProposer } from './command';
 import { ProposerError } from './errors';
 import { createOpenAiProposer, type OpenAiOptions } from './openai';
 import { createTuner } from './tuner';
-import type { Proposer } from './types';
+import type { Proposer, WorkingCopy } from './types';
 
 export { ProposerError };
 
 /** Proposer kinds the engine can build from the config or the command line (`lm` needs the editor). */
 export const PROPOSER_KINDS: readonly ProposerKind[] = ['tuner', 'command', 'openai'];
 
-/** What only the caller knows: the workspace, and in the editor an API key from SecretStorage and its language models. */
+/**
+ * What only the caller knows: the workspace, a coding agent's working copy (built by the runner's
+ * code: core copies no trees), and in the editor an API key from SecretStorage and its language models.
+ */
 export interface ProposerOptions extends Pick<OpenAiOptions, 'apiKey'> {
   workspace?: string;
+  workingCopy?: WorkingCopy;
   lm?: (config: Extract<ProposerConfig, { kind: 'lm' }>) => Proposer;
 }
 
@@ -23,7 +27,8 @@ export function createProposer(config: ProposerConfig, options: ProposerOptions 
     case 'tuner':
       return createTuner();
     case 'command':
-      return createCommandProposer(config, options.workspace);
+      if (!options.workspace || !options.workingCopy) throw new Error('the command proposer needs a workspace and a working copy');
+      return createCommandProposer(config, { workspace: options.workspace, workingCopy: options.workingCopy });
     case 'openai':
       return createOpenAiProposer(config, { apiKey: options.apiKey });
     case 'lm':

@@ -38,6 +38,13 @@ interface Section {
 }
 
 const HYPOTHESIS = /^\s*(?:[-*>]\s+)?(?:#{1,6}\s*)?[*_]{0,2}hypothesis(?:\s+\d+)?[*_]{0,2}\s*:[*_]{0,2}\s*(.*?)\s*[*_]{0,2}\s*$/i;
+/** The text of the last `Hypothesis:` line in `text` (an agent's summary may restate it), if any. */
+export function lastHypothesis(text: string): string | undefined {
+  let found: string | undefined;
+  for (const line of text.split('\n')) found = HYPOTHESIS.exec(line)?.[1] || found;
+  return found;
+}
+
 const CANDIDATE_HEADING = /^\s*(?:#{1,6}\s*|\*\*)candidate\b\s*#?\d*\s*[:.)-]?\s*(?:\*\*)?\s*(.*?)\s*(?:\*\*)?\s*$/i;
 const HUNK_START = /^@@ -\d/;
 const FENCE = /^(\s*)(`{3,}|~{3,})(.*)$/;
