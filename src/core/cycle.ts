@@ -139,7 +139,7 @@ function isCancel(err: unknown, signal?: AbortSignal): boolean {
 
 class Loop {
   /** Baseline content of files changed by kept winners, keyed by workspace-relative path. */
-  private readonly overlay = new Map<string, string>();
+  private readonly overlay = new Map<string, string | null>();
   /** The workspace's content of those files when the run started (null: did not exist). */
   private readonly origins = new Map<string, string | null>();
   private readonly winners: string[] = [];
@@ -185,7 +185,8 @@ class Loop {
     stage('prepare', 'preparing the sandboxes');
     await runner.recycleIfGrown();
     await this.takeSnapshot();
-    const overlay = Object.fromEntries([...this.snapshot].filter((entry): entry is [string, string] => entry[1] !== null));
+    // Absent files too: a kept winner may have deleted one the workspace still has.
+    const overlay = Object.fromEntries(this.snapshot);
     const prepared = await runner.request('prepare', { workspace, storageRoot: this.options.storageRoot, overlay, hiddenEnv: this.hiddenEnv }, this.request());
     this.log(`sandboxes ready in ${prepared.ms} ms (${prepared.copied} files copied, ${prepared.deleted} removed)`);
     await runner.request('setCandidate', { files: {} }, this.request());
@@ -250,8 +251,9 @@ class Loop {
 
   private async propose(cycle: number, lessonLog: LessonLog, baseline: BaselineStats, noiseFloor: number): Promise<Proposal[]> {
     const { workspace, runner, storageRoot, signal } = this.options;
-    const targetFiles = await listTargetFiles(workspace, this.config.targets, this.config.protected);
-    for (const file of this.overlay.keys()) if (!targetFiles.includes(file)) targetFiles.push(file);
+    // A kept winner's files are targets too, and the ones it deleted are gone.
+    const targetFiles = (await listTargetFiles(workspace, this.config.targets, this.config.protected)).filter((file) => this.overlay.get(file) !== null);
+    for (const [file, text] of this.overlay) if (text !== null && !targetFiles.includes(file)) targetFiles.push(file);
     const readFile = async (rel: string) => (await this.readBase(rel)) ?? '';
     // Built on the first ask only: the tuner never asks, so its cycles pay nothing for the git history.
     let prompt: Promise<string> | undefined;
@@ -381,8 +383,7 @@ class Loop {
   private keep(candidate: Candidate, winner: Lesson): void {
     for (const change of candidate.changes) {
       if (!this.origins.has(change.path)) this.origins.set(change.path, change.before);
-      if (change.after === null) this.overlay.delete(change.path);
-      else this.overlay.set(change.path, change.after);
+      this.overlay.set(change.path, change.after);
     }
     this.winners.push(winner.id);
   }
@@ -413,8 +414,7 @@ class Loop {
 
   /** The baseline's text of a file: a kept winner's, else this cycle's snapshot, else the disk's. */
   private async readBase(rel: string): Promise<string | null> {
-    const kept = this.overlay.get(rel);
-    if (kept !== undefined) return kept;
+    if (this.overlay.has(rel)) return this.overlay.get(rel)!;
     return this.snapshot.has(rel) ? this.snapshot.get(rel)! : readTextOrNull(path.join(this.options.workspace, rel));
   }
 
@@ -423,7 +423,7 @@ class Loop {
     const files = await listTargetFiles(workspace, this.config.targets, this.config.protected);
     const snapshot = new Map<string, string | null>();
     for (const rel of new Set([...files, ...this.overlay.keys()])) {
-      snapshot.set(rel, this.overlay.get(rel) ?? (await readTextOrNull(path.join(workspace, rel))));
+      snapshot.set(rel, this.overlay.has(rel) ? this.overlay.get(rel)! : await readTextOrNull(path.join(workspace, rel)));
     }
     this.snapshot = snapshot;
   }

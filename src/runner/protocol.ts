@@ -12,7 +12,7 @@ export interface PrepareParams {
   /** Where sandboxes live: outside the workspace (temp dir, or the extension's storage). */
   storageRoot: string;
   /** Files whose baseline content differs from the workspace (kept winners not yet accepted). */
-  overlay: Record<string, string>;
+  overlay: Record<string, string | null>;
   /** Environment variables no workspace command may see (the proposer's API key). */
   hiddenEnv?: string[];
 }
