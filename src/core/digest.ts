@@ -233,7 +233,7 @@ const FUNCTION_LINES = 3;
  */
 export function profileDigest(profile: ProfileResult | undefined, targetFiles: string[], triedIn: (fn: ProfiledFunction) => Lesson[]): Section | undefined {
   if (!profile) return undefined;
-  if (!profile.ok) return { heading: `## Where the time goes: no CPU profile of the baseline (${profile.reason})`, groups: [] };
+  if (!profile.ok) return { heading: `## Where the time goes: no CPU profile of the baseline: ${profile.reason}`, groups: [] };
   const share = (ms: number) => `${((100 * ms) / Math.max(profile.busyMs, 1e-9)).toFixed(1)}%`;
   const inTargets = profile.functions.filter((f) => targetFiles.includes(f.file));
   const elsewhere = profile.functions.filter((f) => !targetFiles.includes(f.file));

@@ -84,7 +84,8 @@ async function profileRun(params: ProfileParams, cwd: string, signal: AbortSigna
     if (run.killedFor === 'timeout') return failed(`the profiled run timed out after ${metric.timeoutMs} ms`);
     if (run.exitCode !== 0) {
       const how = run.signal ? `was killed by ${run.signal}` : `exited with code ${run.exitCode}`;
-      return failed(`the profiled run ${how}: ${firstLines(run.stderr || run.stdout, 1)}`);
+      const why = firstLines(run.stderr || run.stdout, 1);
+      return failed(`the profiled run ${how}${why ? `: ${why}` : ''}`);
     }
     const names = (await fs.readdir(dir)).filter((name) => name.endsWith('.cpuprofile'));
     if (names.length === 0) return failed('the metric command started no Node.js process (only Node is profiled)');
