@@ -14,11 +14,11 @@ import { performance } from 'node:perf_hooks';
 import { aaFalseKeeps } from './aa';
 import { historyIndex } from './history';
 import { Context, formatTable, progress, type Measurement, type Row } from './lib';
-import { promptSize } from './prompt';
+import { profileOverhead, promptSize, promptWithProfile } from './prompt';
 import { runnerColdStart } from './runner';
 import { sandboxBuild, sandboxReset } from './sandbox';
 
-const MEASUREMENTS: Measurement[] = [runnerColdStart, sandboxBuild, sandboxReset, aaFalseKeeps, historyIndex, promptSize];
+const MEASUREMENTS: Measurement[] = [runnerColdStart, sandboxBuild, sandboxReset, aaFalseKeeps, historyIndex, promptSize, profileOverhead, promptWithProfile];
 
 const RESULTS = path.resolve(__dirname, '..', '.cache', 'bench-results.json');
 

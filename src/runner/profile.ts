@@ -70,11 +70,10 @@ async function profileRun(params: ProfileParams, cwd: string, signal: AbortSigna
   const { metric } = params;
   const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-profile-'));
   try {
-    const nodeOptions = [process.env['NODE_OPTIONS'], `--require ${JSON.stringify(preload)}`].filter(Boolean).join(' ');
     const run = await execCommand({
       command: metric.command,
       cwd,
-      env: { ...process.env, NODE_OPTIONS: nodeOptions, RSI_PROFILE_DIR: dir },
+      env: profiledEnv(dir, preload),
       timeoutMs: metric.timeoutMs,
       outputBytes: metric.outputBytes,
       signal,
@@ -95,6 +94,12 @@ async function profileRun(params: ProfileParams, cwd: string, signal: AbortSigna
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
+}
+
+/** The environment of a profiled run: every Node process preloads the profiler and writes to `dir`. */
+export function profiledEnv(dir: string, preload = PRELOAD): NodeJS.ProcessEnv {
+  const nodeOptions = [process.env['NODE_OPTIONS'], `--require ${JSON.stringify(preload)}`].filter(Boolean).join(' ');
+  return { ...process.env, NODE_OPTIONS: nodeOptions, RSI_PROFILE_DIR: dir };
 }
 
 /**
