@@ -225,6 +225,13 @@ test('the profile names the hot function of a target file first, not the decoy t
   assert.match(text, /^### bench\.js \(run by the metric command `node bench\.js`\)\n```\nconst \{ decoy, checksum \}/m);
 });
 
+test('a metric run through npm is profiled in each of its Node processes', async () => {
+  const dir = workspace({ 'work.js': HOT_AND_DECOY, 'bench.js': HOT_BENCH, 'package.json': JSON.stringify({ scripts: { bench: 'node bench.js' } }) });
+  const text = await profiledPrompt(dir, workspaceConfig({ metric: { command: 'npm run bench', read: 'wallTime', direction: 'minimize' } }));
+  assert.match(text, /^## Where the time goes: CPU profile of one baseline run \(\d+ ms busy in [2-9] Node processes;.*\nIn the target files, hottest first:\n- checksum \(work\.js:9\)/m);
+  assert.match(text, /^### bench\.js \(run by the metric command `npm run bench`\)$/m);
+});
+
 test('a profile that cannot be taken is one line of the context', async () => {
   const cases: [string, RegExp][] = [
     ['true', /^## Where the time goes: no CPU profile of the baseline: the metric command started no Node\.js process \(only Node is profiled\)$/m],
