@@ -202,7 +202,8 @@ async function generatedProject(dir: string): Promise<string> {
       `/** Record k of this module. */\nfunction record${n}(k) {\n  return { id: k, weight: (k * ${i + 3}) % 97, tag: 'm${n}-' + (k % 13) };\n}\n\n` +
       `/** Weighted sum of the records' ids. */\nfunction score${n}(records) {\n  let sum = 0;\n  for (const r of records) sum = (sum + r.id * r.weight + r.tag.length) % 1_000_003;\n  return sum;\n}\n\n` +
       `/** Runs the module once: builds its records and scores them. */\nfunction run${n}() {\n  const records = [];\n  for (let k = 0; k < ${work}; k++) records.push(record${n}(k));\n  return score${n}(records);\n}\n\n` +
-      `module.exports = { run: run${n}, score: score${n}, record: record${n} };\n`;
+      `/** A line for the report: the module, its record count and its score. */\nfunction describe${n}(count, score) {\n  return \`module ${n}: \${count} records, score \${score}\`;\n}\n\n` +
+      `module.exports = { run: run${n}, score: score${n}, record: record${n}, describe: describe${n} };\n`;
   }
   files['bench/run.js'] = "'use strict';\nconst modules = Array.from({ length: 50 }, (_, i) => require(`../src/mod${String(i).padStart(2, '0')}.js`));\nlet total = 0;\nfor (const m of modules) total = (total + m.run()) % 1_000_003;\nconsole.log(`total=${total}`);\n";
   files['test/modules.test.js'] = "'use strict';\nconst test = require('node:test');\nconst assert = require('node:assert/strict');\ntest('every module scores', () => {\n  for (let i = 0; i < 50; i++) assert.ok(Number.isInteger(require(`../src/mod${String(i).padStart(2, '0')}.js`).run()));\n});\n";

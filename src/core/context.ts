@@ -70,8 +70,8 @@ const HOT_LINES = { count: 5, minShare: 0.01 };
 export function buildContext(input: ContextInput): string {
   const goal = goalSection(input);
   const targetPaths = input.files.map((f) => f.path);
-  const functions = input.profile?.ok ? input.profile.functions : [];
-  const touched = lessonFunctions(input.lessons, input.files, functions);
+  const profiled = input.profile?.ok ? input.profile : undefined;
+  const touched = lessonFunctions(input.lessons, input.files, profiled?.functions ?? []);
   const lessons = lessonDigest(input.lessons, input.verdicts, input.metric.direction, (l) => touched.get(l.id) ?? []);
   const profile = profileDigest(input.profile, targetPaths, (fn) => input.lessons.filter((l) => touched.get(l.id)?.includes(fn)));
   const history = gitDigest(input.history, targetPaths);
@@ -86,16 +86,17 @@ export function buildContext(input: ContextInput): string {
   const room = input.budgetChars - goal.length - input.answerFormat.length - SEPARATORS;
   const need = { profile: 0, lessons: 0, history: 0, conventions: 0 };
   const given = { profile: 0, lessons: 0, history: 0, conventions: 0 };
-  for (const key of REFILL_ORDER) need[key] = render[key](Infinity).length;
-  for (const key of REFILL_ORDER) given[key] = Math.min(need[key], Math.floor(SHARES[key] * input.budgetChars));
+  for (const key of REFILL_ORDER) {
+    need[key] = render[key](Infinity).length;
+    given[key] = Math.min(need[key], Math.floor(SHARES[key] * input.budgetChars));
+  }
   const reserved = () => REFILL_ORDER.reduce((sum, key) => sum + given[key], 0);
   const total = reserved();
   if (total > room) for (const key of REFILL_ORDER) given[key] = Math.floor((given[key] * Math.max(0, room)) / total);
 
-  const hot = input.profile?.ok ? input.profile : undefined;
   const files = fileSection(
     '## Target files (the only files you may change), most relevant first',
-    rankFiles(input).map((f) => ({ path: f.path, heading: `### ${f.path}\n${hot ? hotLines(f, hot.functions, hot.busyMs) : ''}`, content: f.content })),
+    rankFiles(input).map((f) => ({ path: f.path, heading: `### ${f.path}\n${profiled ? hotLines(f, profiled.functions, profiled.busyMs) : ''}`, content: f.content })),
     room - reserved(),
     '(no file matches the targets of .rsi/config.json)',
   );

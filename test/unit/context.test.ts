@@ -291,6 +291,22 @@ test('the lessons and the profile point at the same functions', () => {
   assert.match(text, /^- decoy \(work\.js:3\): 0\.1% self, hottest lines 5 \(0\.1%\)$/m, 'the decoy is listed after, untried');
 });
 
+test('the hottest target file is listed first', () => {
+  const text = buildContext({
+    metric: { name: 'ms', direction: 'minimize', command: 'node bench.js' },
+    gate: [],
+    files: ['a.js', 'b.js', 'c.js'].map((p) => ({ path: p, content: `// ${p}\n` })),
+    profile: { ok: true, busyMs: 100, processes: 1, wallMs: 120, cached: true, functions: [{ name: 'f', file: 'c.js', line: 1, selfMs: 60, lines: [] }, { name: 'g', file: 'b.js', line: 1, selfMs: 5, lines: [] }] },
+    lessons: [],
+    verdicts: new Map(),
+    answerFormat: ANSWER_FORMAT,
+    budgetChars: 60_000,
+  });
+  const order = ['### c.js', '### b.js', '### a.js'].map((h) => text.indexOf(h));
+  assert.ok(order[0]! > 0);
+  assert.deepEqual([...order].sort((a, b) => a - b), order);
+});
+
 test('the measuring code is found from the commands, through package.json, and from context.include', async () => {
   const dir = workspace({
     'work.js': '',
