@@ -289,10 +289,14 @@ export async function contextPrompt(sources: PromptSources): Promise<string> {
   });
 }
 
-/** The measuring files' text, binary ones left out; a measuring file that is also a target is shown as a target. */
-async function measuringCode({ workspace, config, targetFiles }: PromptSources): Promise<ReadOnlyFile[]> {
-  const found = await findMeasuringFiles(workspace, config, targetFiles);
-  const read = await Promise.all(found.map(async (f) => ({ ...f, content: (await readTextOrNull(path.join(workspace, f.path))) ?? '' })));
+/** The measuring files' text, binary ones left out. One that is also a target stays a target, with a warning. */
+async function measuringCode({ workspace, config, targetFiles, log }: PromptSources): Promise<ReadOnlyFile[]> {
+  const found = await findMeasuringFiles(workspace, config);
+  for (const f of found.filter((f) => targetFiles.includes(f.path))) {
+    log(`${f.path} is ${f.why} and matches the targets: a candidate may change what measures it; add it to "protected" in .rsi/config.json`);
+  }
+  const readOnly = found.filter((f) => !targetFiles.includes(f.path));
+  const read = await Promise.all(readOnly.map(async (f) => ({ ...f, content: (await readTextOrNull(path.join(workspace, f.path))) ?? '' })));
   return read.filter((f) => !f.content.slice(0, 8192).includes('\0'));
 }
 

@@ -27,11 +27,11 @@ const MAX_PER_DIR = 20;
 /** What `node --test` runs when given no path (Node 20's defaults). */
 const NODE_TEST_DEFAULTS = ['**/*.test.?(c|m)js', '**/*-test.?(c|m)js', '**/*_test.?(c|m)js', '**/test-*.?(c|m)js', '**/test.?(c|m)js', '**/test/**/*.?(c|m)js'];
 
-/** The measuring files, metric's first, then the gate's, then context.include's; none of `exclude` (the targets). */
-export async function findMeasuringFiles(workspace: string, config: RsiConfig, exclude: string[]): Promise<MeasuringFile[]> {
+/** The measuring files, metric's first, then the gate's, then context.include's. */
+export async function findMeasuringFiles(workspace: string, config: RsiConfig): Promise<MeasuringFile[]> {
   const found = new Map<string, string>();
   const add = (rel: string, why: string) => {
-    if (!found.has(rel) && !exclude.includes(rel)) found.set(rel, why);
+    if (!found.has(rel)) found.set(rel, why);
   };
   const scripts = await packageScripts(workspace);
   const commands = [

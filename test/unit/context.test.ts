@@ -323,21 +323,23 @@ test('the measuring code is found from the commands, through package.json, and f
     gate: ['node --test test/', 'npm run check', 'node node_modules/x/index.js', 'node work.js'],
     context: { include: ['bench/*.json'] },
   });
-  assert.deepEqual(await findMeasuringFiles(dir, config, ['work.js']), [
+  assert.deepEqual(await findMeasuringFiles(dir, config), [
     { path: 'bench/run.js', why: 'run by the metric command `npm run bench`' },
     { path: 'test/a.test.js', why: 'run by the gate command `node --test test/`' },
     { path: 'test/b.test.js', why: 'run by the gate command `node --test test/`' },
     { path: 'scripts/check.sh', why: 'run by the gate command `npm run check`' },
+    { path: 'work.js', why: 'run by the gate command `node work.js`' },
     { path: 'bench/inputs.json', why: 'named by context.include' },
   ]);
   const bare = workspace({ 'work.js': '', 'lib/x.test.mjs': '', 'test/deep/y.js': '', 'other.js': '' });
-  const found = await findMeasuringFiles(bare, workspaceConfig({ gate: ['node --test'] }), ['work.js']);
+  const found = await findMeasuringFiles(bare, workspaceConfig({ gate: ['node --test'] }));
   assert.deepEqual(found.map((f) => f.path), ['lib/x.test.mjs', 'test/deep/y.js'], "node --test alone runs Node's default test files");
 });
 
 test('the measuring code comes after the target files within the budget, and a change to it is refused', async () => {
   const dir = workspace({ 'work.js': 'const a = 1;\n'.repeat(300), 'bench.js': '// bench\n'.repeat(400) });
-  const config = workspaceConfig({ protected: ['bench.js'], context: { budgetChars: 6_000 } });
+  const config = workspaceConfig({ gate: ['node work.js'], protected: ['bench.js'], context: { budgetChars: 6_000 } });
+  const logs: string[] = [];
   const text = await contextPrompt({
     workspace: dir,
     config,
@@ -346,9 +348,11 @@ test('the measuring code comes after the target files within the budget, and a c
     lessons: [],
     verdicts: new Map(),
     history: async () => ({ files: [], commits: 0, indexedNow: 0, ms: 0 }),
-    log: () => {},
+    log: (message) => logs.push(message),
   });
   assert.ok(text.length <= 6_000);
+  assert.deepEqual(logs, ['work.js is run by the gate command `node work.js` and matches the targets: a candidate may change what measures it; add it to "protected" in .rsi/config.json']);
+  assert.doesNotMatch(text, /^### work\.js \(/m, 'a target is listed as a target only');
   assert.match(text, /^### work\.js\n```\nconst a = 1;/m);
   assert.ok(text.indexOf('## Measuring code') > text.indexOf('### work.js'));
   assert.match(text, /^\[bench\.js is cut here: the first \d+ of 3600 characters are shown\]$/m);
