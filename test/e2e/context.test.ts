@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { git, tempDir } from '../gitRepo';
 import { makeWorkspace, runCli } from './helpers';
 
@@ -71,4 +71,21 @@ test('a tuner cycle never reads the git history nor profiles', async () => {
   assert.ok(existsSync(join(storage, home!, 'a')), 'the cycle ran in this storage');
   assert.ok(!existsSync(join(storage, home!, 'history.json')));
   assert.ok(!existsSync(join(storage, home!, 'profiles.json')));
+});
+
+test('a model proposer\'s cycle profiles the baseline after measuring it, before any candidate, and tells the model', async () => {
+  const workspace = await fixture();
+  const record = join(tempDir('rsi-e2e-record-'), 'prompt.json');
+  const agent = resolve(__dirname, '../fixtures/agents/diff-agent.js');
+  const config = JSON.parse(readFileSync(join(workspace, '.rsi/config.json'), 'utf8'));
+  const proposer = { kind: 'command', command: process.execPath, args: [agent, '--record', record], timeoutMs: 30_000 };
+  // Node's own RSS varies by more than the default 10% under a loaded test run: this test is about the context.
+  writeFileSync(join(workspace, '.rsi/config.json'), JSON.stringify({ ...config, proposer, candidates: 1, limits: { memoryGrowth: 5 } }));
+  const result = await runCli(['cycle', '--workspace', workspace], { env: { RSI_SANDBOX_ROOT: tempDir('rsi-e2e-storage-') } });
+  assert.equal(result.code, 0, result.stderr);
+  const order = ['measuring the baseline', 'profiling one baseline run of `node metric.js`', 'candidate 1/1'].map((line) => result.stderr.indexOf(line));
+  assert.ok(order[0]! >= 0 && order.every((at, i) => i === 0 || at > order[i - 1]!), result.stderr);
+  const { prompt } = JSON.parse(readFileSync(record, 'utf8')) as { prompt: string };
+  assert.match(prompt, /^## Where the time goes: CPU profile of one baseline run \(\d+ ms busy in 1 Node process;/m);
+  assert.match(prompt, /^### metric\.js \(run by the metric command `node metric\.js`\)$/m);
 });
