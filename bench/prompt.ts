@@ -16,7 +16,7 @@ import { seededRandom } from '../src/core/random';
 import { listTargetFiles } from '../src/core/workspace';
 import { RunnerClient } from '../src/runner/client';
 import { execCommand } from '../src/runner/exec';
-import { profiledEnv, summarizeProfiles, type CpuProfile } from '../src/runner/profile';
+import { profiledEnv, summarizeProfiles, type ProcessProfile } from '../src/runner/profile';
 import { envInt, median, progress, type Context, type Measurement, type Row } from './lib';
 import { RUNNER_PATH } from './runner';
 
@@ -170,7 +170,7 @@ export const profileOverhead: Measurement = {
       const started = performance.now();
       const names = await fs.readdir(dir);
       const texts = await Promise.all(names.map((name) => fs.readFile(path.join(dir, name), 'utf8')));
-      summarizeProfiles(texts.map((text) => JSON.parse(text) as CpuProfile), [SORT]);
+      summarizeProfiles(texts.map((text) => JSON.parse(text) as ProcessProfile), [SORT]);
       summarize.push(performance.now() - started);
       bytes.push(texts.reduce((sum, text) => sum + text.length, 0));
       progress(`profile pair ${i + 1}/${pairs}: plain ${plain.at(-1)!.toFixed(0)} ms, profiled ${profiled.at(-1)!.toFixed(0)} ms`);

@@ -311,7 +311,7 @@ async function baselineProfile(sources: PromptSources, files: TargetFile[]): Pro
   for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) hash.update(`\0${f.path}\0${f.content}`);
   try {
     const result = await sources.profile(hash.digest('hex').slice(0, 32));
-    if (result.ok && !result.cached) sources.log(`profiled one baseline run: ${Math.round(result.busyMs)} ms busy in ${result.processes} Node process(es), ${result.wallMs} ms wall`);
+    if (result.ok && !result.cached) sources.log(`profiled one baseline run: ${Math.round(result.busyMs)} ms busy in ${result.processes.length} Node process(es), ${result.wallMs} ms wall`);
     return result;
   } catch (error) {
     if ((error as Error).name === 'CancelledError') throw error;

@@ -226,6 +226,8 @@ function changedLines(patch: string): string {
 const PROFILE_FUNCTIONS = { targets: 12, elsewhere: 10 };
 /** Hottest lines named per function. */
 const FUNCTION_LINES = 3;
+/** Processes of a profiled run named in its heading, the busiest first. */
+const PROCESSES_NAMED = 3;
 
 /**
  * Where the time goes: the target files' functions by self time first (with their hottest lines and
@@ -237,10 +239,9 @@ export function profileDigest(profile: ProfileResult | undefined, targetFiles: s
   const share = (ms: number) => `${((100 * ms) / Math.max(profile.busyMs, 1e-9)).toFixed(1)}%`;
   const inTargets = profile.functions.filter((f) => targetFiles.includes(f.file));
   const elsewhere = profile.functions.filter((f) => !targetFiles.includes(f.file));
-  const processes = `${profile.processes} Node process${profile.processes === 1 ? '' : 'es'}`;
   return {
     heading:
-      `## Where the time goes: CPU profile of one baseline run (${Math.round(profile.busyMs)} ms busy in ${processes}; ` +
+      `## Where the time goes: CPU profile of one baseline run (${Math.round(profile.busyMs)} ms busy in ${processCount(profile.processes)}; ` +
       'self time: in the function itself, not in what it calls)',
     groups: [
       {
@@ -261,6 +262,14 @@ export function profileDigest(profile: ProfileResult | undefined, targetFiles: s
       },
     ].filter((g) => g.items.length > 0),
   };
+}
+
+/** "1 Node process", or "3 Node processes: npm/bin/npm-cli.js 900 ms, bench.js 600 ms, ..." (the busiest named). */
+function processCount(processes: { script: string; busyMs: number }[]): string {
+  if (processes.length === 1) return '1 Node process';
+  const named = processes.slice(0, PROCESSES_NAMED).map((p) => `${p.script || '(no script)'} ${Math.round(p.busyMs)} ms`);
+  const more = processes.length > PROCESSES_NAMED ? `, and ${processes.length - PROCESSES_NAMED} more` : '';
+  return `${processes.length} Node processes: ${named.join(', ')}${more}`;
 }
 
 /** What the lessons tried in one function, e.g. "; tried here: 1 kept (+4.10%), 2 no effect". */

@@ -25,6 +25,12 @@ const FORMAT = 1;
 /** Functions outside the workspace kept in a summary (the workspace's are all kept). */
 const OUTSIDE_KEPT = 40;
 
+/** What the preload writes for one process: its main script and V8's profile. */
+export interface ProcessProfile {
+  script: string;
+  profile: CpuProfile;
+}
+
 /** V8's CPU profile (the inspector's Profiler.stop), the fields used here. */
 export interface CpuProfile {
   nodes: {
@@ -86,11 +92,11 @@ async function profileRun(params: ProfileParams, cwd: string, signal: AbortSigna
       const why = firstLines(run.stderr || run.stdout, 1);
       return failed(`the profiled run ${how}${why ? `: ${why}` : ''}`);
     }
-    const names = (await fs.readdir(dir)).filter((name) => name.endsWith('.cpuprofile'));
+    const names = await fs.readdir(dir);
     if (names.length === 0) return failed('the metric command started no Node.js process (only Node is profiled)');
-    const profiles = await Promise.all(names.map(async (name) => JSON.parse(await fs.readFile(path.join(dir, name), 'utf8')) as CpuProfile));
+    const profiles = await Promise.all(names.map(async (name) => JSON.parse(await fs.readFile(path.join(dir, name), 'utf8')) as ProcessProfile));
     const roots = [await fs.realpath(cwd), await fs.realpath(params.workspace)];
-    return { ok: true, ...summarizeProfiles(profiles, roots), processes: profiles.length, wallMs: Math.round(run.wallMs), cached: false };
+    return { ok: true, ...summarizeProfiles(profiles, roots), wallMs: Math.round(run.wallMs), cached: false };
   } finally {
     await fs.rm(dir, { recursive: true, force: true });
   }
@@ -107,22 +113,27 @@ export function profiledEnv(dir: string, preload = PRELOAD): NodeJS.ProcessEnv {
  * the folders whose files are the workspace's (the sandbox, the workspace behind its node_modules
  * link): their paths become workspace-relative.
  */
-export function summarizeProfiles(profiles: CpuProfile[], roots: string[]): { busyMs: number; functions: ProfiledFunction[] } {
-  const byFunction = new Map<string, ProfiledFunction & { lineMs: Map<number, number> }>();
+export function summarizeProfiles(
+  profiles: ProcessProfile[],
+  roots: string[],
+): { busyMs: number; processes: { script: string; busyMs: number }[]; functions: ProfiledFunction[] } {
+  const byFunction = new Map<string, ProfiledFunction & { own: boolean; lineMs: Map<number, number> }>();
+  const processes: { script: string; busyMs: number }[] = [];
   let busyUs = 0;
-  for (const profile of profiles) {
+  for (const { script, profile } of profiles) {
     const selfUs = selfTimes(profile);
+    const processStartUs = busyUs;
     for (const node of profile.nodes) {
       const us = selfUs.get(node.id) ?? 0;
       const { functionName, url, lineNumber, columnNumber } = node.callFrame;
       if (us === 0 || functionName === '(idle)') continue;
       busyUs += us;
-      const file = displayPath(url, roots);
+      const { file, own } = locate(url, roots);
       const key = `${file}:${lineNumber}:${columnNumber}:${functionName}`;
       let fn = byFunction.get(key);
       if (!fn) {
         const name = functionName || (lineNumber === 0 && columnNumber === 0 && file ? '(top level)' : '(anonymous)');
-        fn = { name, file, line: lineNumber + 1, selfMs: 0, lines: [], lineMs: new Map() };
+        fn = { name, file, line: lineNumber + 1, selfMs: 0, lines: [], own, lineMs: new Map() };
         byFunction.set(key, fn);
       }
       fn.selfMs += us / 1000;
@@ -131,14 +142,15 @@ export function summarizeProfiles(profiles: CpuProfile[], roots: string[]): { bu
       const total = ticks.reduce((sum, t) => sum + t.ticks, 0);
       for (const t of ticks) fn.lineMs.set(t.line, (fn.lineMs.get(t.line) ?? 0) + (us / 1000) * (t.ticks / total));
     }
+    processes.push({ script: locate(script, roots).file, busyMs: round((busyUs - processStartUs) / 1000) });
   }
   const all = [...byFunction.values()].sort((a, b) => b.selfMs - a.selfMs);
-  const inWorkspace = (f: ProfiledFunction) => f.file !== '' && !/^\/|:|(^|\/)node_modules\//.test(f.file);
   let outside = 0;
-  const kept = all.filter((f) => inWorkspace(f) || outside++ < OUTSIDE_KEPT);
+  const kept = all.filter((f) => f.own || outside++ < OUTSIDE_KEPT);
   return {
     busyMs: round(busyUs / 1000),
-    functions: kept.map(({ lineMs, ...f }) => ({
+    processes: processes.sort((a, b) => b.busyMs - a.busyMs),
+    functions: kept.map(({ lineMs, own, ...f }) => ({
       ...f,
       selfMs: round(f.selfMs),
       lines: [...lineMs].sort((a, b) => b[1] - a[1]).map(([line, ms]): [number, number] => [line, round(ms)]),
@@ -154,15 +166,20 @@ function selfTimes({ samples = [], timeDeltas = [] }: CpuProfile): Map<number, n
   return self;
 }
 
-/** Workspace-relative POSIX path for the workspace's files; Node's own keep their `node:` URL. */
-function displayPath(url: string, roots: string[]): string {
-  if (!url.startsWith('file:')) return url;
-  const file = fileURLToPath(url);
+/**
+ * Where a script is, as shown: a package's files from the package's folder on (`npm/lib/cli.js`),
+ * the workspace's own workspace-relative (`own`), Node's own by their `node:` URL, others absolute.
+ */
+function locate(urlOrPath: string, roots: string[]): { file: string; own: boolean } {
+  const file = urlOrPath.startsWith('file:') ? fileURLToPath(urlOrPath) : urlOrPath;
+  if (!path.isAbsolute(file)) return { file, own: false };
+  const inPackage = file.lastIndexOf(`${path.sep}node_modules${path.sep}`);
+  if (inPackage >= 0) return { file: file.slice(inPackage + '/node_modules/'.length).split(path.sep).join('/'), own: false };
   for (const root of roots) {
     const rel = path.relative(root, file);
-    if (rel && !rel.startsWith('..') && !path.isAbsolute(rel)) return rel.split(path.sep).join('/');
+    if (rel && !rel.startsWith('..') && !path.isAbsolute(rel)) return { file: rel.split(path.sep).join('/'), own: true };
   }
-  return file;
+  return { file, own: false };
 }
 
 function round(ms: number): number {

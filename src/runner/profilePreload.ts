@@ -1,6 +1,7 @@
 /**
  * Preloaded (`--require` in NODE_OPTIONS) into every Node process of one profiled baseline run:
- * starts V8's CPU profiler through the inspector and writes the profile to RSI_PROFILE_DIR on exit.
+ * starts V8's CPU profiler through the inspector and writes the profile, with the process's main
+ * script, to RSI_PROFILE_DIR on exit.
  * Node 20 refuses --cpu-prof in NODE_OPTIONS; a preload reaches `node x.js`, `npm run x` and what
  * they spawn alike. A separate bundle (dist/profile-preload.js): nothing else loads it.
  */
@@ -22,7 +23,9 @@ if (dir) {
   // The in-process session answers synchronously, so the profile is written before the process ends.
   process.on('exit', () => {
     session.post('Profiler.stop', (error, result) => {
-      if (!error) writeFileSync(path.join(dir, `${process.pid}-${threadId}.cpuprofile`), JSON.stringify(result.profile));
+      if (error) return;
+      const script = (process.argv[1] ?? '') + (threadId > 0 ? ` (worker ${threadId})` : '');
+      writeFileSync(path.join(dir, `${process.pid}-${threadId}.json`), JSON.stringify({ script, profile: result.profile }));
     });
   });
 }

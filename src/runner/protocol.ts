@@ -125,8 +125,8 @@ export type ProfileResult =
       ok: true;
       /** Sampled time that was not idle, over all processes. */
       busyMs: number;
-      /** Node processes (and worker threads) profiled. */
-      processes: number;
+      /** The Node processes (and worker threads) profiled, busiest first: main script and busy time. */
+      processes: { script: string; busyMs: number }[];
       /** Wall time of the profiled run. */
       wallMs: number;
       /** Hottest first. */
