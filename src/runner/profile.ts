@@ -15,7 +15,7 @@ import { CancelledError, type ProfiledFunction, type ProfileParams, type Profile
 import { workspaceStorage } from './sandbox';
 
 /** The preload bundle, next to runner.js in dist/. */
-export const PRELOAD = path.join(__dirname, 'profile-preload.js');
+const PRELOAD = path.join(__dirname, 'profile-preload.js');
 
 const CACHE_FILE = 'profiles.json';
 /** Profiles kept: a continuous run moves the baseline forward, `rsi context` profiles the workspace's. */
@@ -32,7 +32,7 @@ export interface ProcessProfile {
 }
 
 /** V8's CPU profile (the inspector's Profiler.stop), the fields used here. */
-export interface CpuProfile {
+interface CpuProfile {
   nodes: {
     id: number;
     callFrame: { functionName: string; url: string; lineNumber: number; columnNumber: number };
