@@ -19,6 +19,8 @@ await Promise.all([
   // start-up ~15 ms to parse, and only a model proposer's first prompt needs it (main.ts loads it).
   esbuild.build({ ...common, entryPoints: ['src/runner/main.ts'], outfile: 'dist/runner.js', external: ['./history.js'] }),
   esbuild.build({ ...common, entryPoints: ['src/runner/history.ts'], outfile: 'dist/history.js' }),
+  // Preloaded into the processes of a profiled baseline run (runner/profile.ts), nothing else.
+  esbuild.build({ ...common, entryPoints: ['src/runner/profilePreload.ts'], outfile: 'dist/profile-preload.js' }),
   esbuild.build({ ...common, entryPoints: ['src/cli.ts'], outfile: 'dist/cli.js', banner: { js: '#!/usr/bin/env node' } }),
   // The extension stays small so that activation is cheap: it requires dist/engine.js (the cycle,
   // the proposers, ajv) by a computed path when a run starts.

@@ -18,7 +18,7 @@ import { historyIndex } from './history';
 import { lessonsListing } from './lessons';
 import { longRun } from './longRun';
 import { Context, formatTable, progress, type Measurement, type Row } from './lib';
-import { promptSize } from './prompt';
+import { profileOverhead, promptSize, promptWithProfile } from './prompt';
 import { runnerColdStart } from './runner';
 import { sandboxBuild, sandboxReset } from './sandbox';
 
@@ -31,6 +31,8 @@ const MEASUREMENTS: Measurement[] = [
   historyIndex,
   promptSize,
   lessonsListing,
+  profileOverhead,
+  promptWithProfile,
   longRun,
 ];
 

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { calibrate, readCalibration } from './core/calibration';
 import { ConfigError, loadConfig, type ProposerKind } from './core/config';
-import { contextPrompt, historyFromRunner } from './core/context';
+import { contextPrompt, historyFromRunner, profileFromRunner } from './core/context';
 import { describeOutcome, metricValue, percent } from './core/format';
 import { runCycles, type EngineEvent, type RunSummary } from './core/cycle';
 import { readLessons, readVerdicts, streamLessons } from './core/lessons';
@@ -22,7 +22,7 @@ const USAGE = `usage:
   rsi cycle [--cycles N] [--proposer NAME] [--auto-accept] [--json] [--workspace DIR]
   rsi calibrate [--json] [--workspace DIR]
   rsi lessons [--json] [--workspace DIR]
-  rsi context [--workspace DIR]   print what a model proposer is told (runs nothing of the workspace)
+  rsi context [--workspace DIR]   print what a model proposer is told (profiles one baseline run in a sandbox, once per baseline)
 
   --cycles N        cycles to run (default 1); each kept winner is the next cycle's baseline
   --proposer NAME   who proposes changes: ${PROPOSER_KINDS.join(', ')} (default: the config's)
@@ -114,9 +114,9 @@ function storageRoot(): string {
 }
 
 /**
- * `rsi context`: the text a model proposer is sent, on stdout. Nothing of the workspace runs: the
- * baseline is the latest lesson's and the noise floor the cached calibration's, where a cycle
- * measures both afresh. The runner only reads the git history.
+ * `rsi context`: the text a model proposer is sent, on stdout. The baseline is the latest lesson's
+ * and the noise floor the cached calibration's, where a cycle measures both afresh. The runner reads
+ * the git history and profiles one run of the metric command in a sandbox (unless cached).
  */
 async function printContext(workspace: string): Promise<number> {
   const config = await loadConfig(workspace);
@@ -137,6 +137,10 @@ async function printContext(workspace: string): Promise<number> {
       baseline: measured && { median: measured.baseline.median, n: measured.baseline.n, deterministic },
       noiseFloor: config.noise.floor ?? calibration?.floor,
       history: historyFromRunner(runner, workspace, storageRoot(), config),
+      profile: async (key) => {
+        await runner.request('prepare', { workspace, storageRoot: storageRoot(), overlay: {} });
+        return profileFromRunner(runner, workspace, storageRoot(), config, { log: (message) => process.stderr.write(`${message}\n`) })(key);
+      },
       log: (message) => process.stderr.write(`${message}\n`),
     });
     process.stdout.write(text);
@@ -144,6 +148,7 @@ async function printContext(workspace: string): Promise<number> {
     process.stderr.write(`${text.length} characters (budget ${config.context.budgetChars}); ${baseline}\n`);
     return 0;
   } finally {
+    await runner.request('release', {}).catch(() => undefined);
     await runner.dispose();
   }
 }

@@ -30,7 +30,7 @@ export interface RsiConfig {
   sampling: { minRuns: number; maxRuns: number; alpha: number; confirm: boolean };
   noise: { floor: number | null; calibrationRuns: number };
   limits: { timeoutMs: number; memoryGrowth: number; outputBytes: number };
-  context: { budgetChars: number; historyCommits: number; conventions?: string };
+  context: { budgetChars: number; historyCommits: number; conventions?: string; include: string[] };
 }
 
 export const CONFIG_FILE = path.join('.rsi', 'config.json');

@@ -1,16 +1,19 @@
 /**
  * Context memory: what a model proposer is told (ProposeContext.prompt; `rsi context` prints it),
  * within config.context.budgetChars: the goal, the workspace's conventions, what git history and
- * the lessons say, the target files (most relevant first), and how to answer.
+ * the lessons say, where the baseline's time goes (a CPU profile), the target files (most relevant
+ * first, hottest lines named), the measuring code (read-only), and how to answer.
  *
- * `buildContext` is pure; `contextPrompt` gathers its input (files, lessons, git history).
+ * `buildContext` is pure; `contextPrompt` gathers its input (files, lessons, git history, profile).
  */
+import { createHash } from 'node:crypto';
 import * as path from 'node:path';
 import type { RunnerClient } from '../runner/client';
-import type { HistoryResult } from '../runner/protocol';
-import type { RsiConfig } from './config';
-import { fitSection, gitDigest, lessonDigest, type GitInsight } from './digest';
+import type { HistoryResult, ProfiledFunction, ProfileResult } from '../runner/protocol';
+import { metricSpec, type RsiConfig } from './config';
+import { fitSection, gitDigest, lessonDigest, lessonFunctions, profileDigest, type GitInsight } from './digest';
 import type { Direction, Lesson, Verdict } from './lessons';
+import { findMeasuringFiles } from './measuringCode';
 import { ANSWER_FORMAT } from './proposers/format';
 import { readTextOrNull } from './workspace';
 
@@ -27,6 +30,12 @@ export interface TargetFile {
   content: string;
 }
 
+/** A file of the measuring code: shown, never to be changed. */
+export interface ReadOnlyFile extends TargetFile {
+  /** Why it is shown, e.g. "run by the metric command `node bench.js`". */
+  why: string;
+}
+
 export interface ContextInput {
   metric: { name: string; direction: Direction; command: string };
   /** Absent: no baseline measured yet. */
@@ -35,6 +44,10 @@ export interface ContextInput {
   noiseFloor?: number;
   gate: string[];
   files: TargetFile[];
+  /** The scripts the metric and gate run and context.include's files: after the target files, as room allows. */
+  measuring?: ReadOnlyFile[];
+  /** One baseline run's CPU profile; absent: none was asked for. */
+  profile?: ProfileResult;
   lessons: Lesson[];
   verdicts: Map<string, Verdict['verdict']>;
   history?: GitInsight;
@@ -43,41 +56,73 @@ export interface ContextInput {
   budgetChars: number;
 }
 
-/** Shares of the budget the optional sections keep when the whole does not fit; the files get the rest. */
-const SHARES = { lessons: 0.3, conventions: 0.15, history: 0.1 } as const;
+/** Shares of the budget the optional sections keep when the whole does not fit; the target files get the rest. */
+const SHARES = { profile: 0.1, lessons: 0.3, conventions: 0.15, history: 0.1 } as const;
 /** Spare room goes back to the optional sections in this order. */
-const REFILL_ORDER = ['lessons', 'conventions', 'history'] as const;
+const REFILL_ORDER = ['profile', 'lessons', 'conventions', 'history'] as const;
 /** A file part shorter than this is listed by name instead: a fragment that small misleads more than it helps. */
 const MIN_FILE_PART = 400;
-/** Blank lines between at most six sections, and the final newline. */
-const SEPARATORS = 5 * 2 + 1;
+/** Blank lines between at most eight sections, and the final newline. */
+const SEPARATORS = 7 * 2 + 1;
+/** Hottest lines named above a target file's listing, and the least share of the busy time to be named. */
+const HOT_LINES = { count: 5, minShare: 0.01 };
 
 export function buildContext(input: ContextInput): string {
   const goal = goalSection(input);
-  const lessons = lessonDigest(input.lessons, input.verdicts, input.metric.direction);
-  const history = gitDigest(input.history, input.files.map((f) => f.path));
+  const targetPaths = input.files.map((f) => f.path);
+  const profiled = input.profile?.ok ? input.profile : undefined;
+  const touched = lessonFunctions(input.lessons, input.files, profiled?.functions ?? []);
+  const lessons = lessonDigest(input.lessons, input.verdicts, input.metric.direction, (l) => touched.get(l.id) ?? []);
+  const profile = profileDigest(input.profile, targetPaths, (fn) => input.lessons.filter((l) => touched.get(l.id)?.includes(fn)));
+  const history = gitDigest(input.history, targetPaths);
   const conventions = input.conventions;
   const render = {
+    profile: (room: number) => fitSection(profile, room),
     lessons: (room: number) => fitSection(lessons, room),
     history: (room: number) => fitSection(history, room),
     conventions: (room: number) =>
       conventions ? withTruncation(`## Conventions of this workspace (${conventions.path})\n`, conventions.text, room, conventions.path) : '',
   };
   const room = input.budgetChars - goal.length - input.answerFormat.length - SEPARATORS;
-  const need = { lessons: render.lessons(Infinity).length, history: render.history(Infinity).length, conventions: render.conventions(Infinity).length };
-  const given = { lessons: 0, history: 0, conventions: 0 };
-  for (const key of REFILL_ORDER) given[key] = Math.min(need[key], Math.floor(SHARES[key] * input.budgetChars));
-  const reserved = given.lessons + given.history + given.conventions;
-  if (reserved > room) for (const key of REFILL_ORDER) given[key] = Math.floor((given[key] * Math.max(0, room)) / reserved);
+  const need = { profile: 0, lessons: 0, history: 0, conventions: 0 };
+  const given = { profile: 0, lessons: 0, history: 0, conventions: 0 };
+  for (const key of REFILL_ORDER) {
+    need[key] = render[key](Infinity).length;
+    given[key] = Math.min(need[key], Math.floor(SHARES[key] * input.budgetChars));
+  }
+  const reserved = () => REFILL_ORDER.reduce((sum, key) => sum + given[key], 0);
+  const total = reserved();
+  if (total > room) for (const key of REFILL_ORDER) given[key] = Math.floor((given[key] * Math.max(0, room)) / total);
 
-  const files = fileSection(rankFiles(input), room - given.lessons - given.history - given.conventions);
-  let spare = room - given.lessons - given.history - given.conventions - files.length;
+  const files = fileSection(
+    '## Target files (the only files you may change), most relevant first',
+    rankFiles(input).map((f) => ({ path: f.path, heading: `### ${f.path}\n${profiled ? hotLines(f, profiled.functions, profiled.busyMs) : ''}`, content: f.content })),
+    room - reserved(),
+    '(no file matches the targets of .rsi/config.json)',
+  );
+  let spare = room - reserved() - files.length;
+  // The measuring code comes after the target files: what is judged matters more than the judge.
+  const measuring = fileSection(
+    '## Measuring code (read-only: a change to these files is refused), what the metric and the gate run',
+    (input.measuring ?? []).map((f) => ({ path: f.path, heading: `### ${f.path} (${f.why})\n`, content: f.content })),
+    spare,
+  );
+  spare -= measuring.length;
   for (const key of REFILL_ORDER) {
     const more = Math.max(0, Math.min(need[key] - given[key], spare));
     given[key] += more;
     spare -= more;
   }
-  const sections = [goal, render.conventions(given.conventions), render.history(given.history), render.lessons(given.lessons), files, input.answerFormat];
+  const sections = [
+    goal,
+    render.conventions(given.conventions),
+    render.history(given.history),
+    render.lessons(given.lessons),
+    render.profile(given.profile),
+    files,
+    measuring,
+    input.answerFormat,
+  ];
   const text = sections.filter((s) => s !== '').join('\n\n') + '\n';
   // Over only when the goal and the answer format alone exceed the budget.
   return text.slice(0, input.budgetChars);
@@ -110,23 +155,58 @@ function num(x: number): string {
   return Number.isInteger(x) ? String(x) : String(Number(x.toPrecision(6)));
 }
 
-/** Files with kept lessons first (the most kept first), then the most recently changed in git, then the rest. */
-function rankFiles({ files, lessons, verdicts, history }: ContextInput): TargetFile[] {
+/**
+ * Files with kept lessons first (the most kept first), then by the profile's self time in them, then
+ * the most recently changed in git, then the rest.
+ */
+function rankFiles({ files, lessons, verdicts, history, profile }: ContextInput): TargetFile[] {
   const kept = new Map<string, number>();
   for (const l of lessons) {
     if (l.outcome === 'kept' && verdicts.get(l.id) !== 'rejected') for (const f of l.files) kept.set(f, (kept.get(f) ?? 0) + 1);
   }
+  const selfMs = new Map<string, number>();
+  for (const f of profile?.ok ? profile.functions : []) selfMs.set(f.file, (selfMs.get(f.file) ?? 0) + f.selfMs);
   const lastChanged = new Map(history?.files.map((f) => [f.path, f.lastChangedDays]));
   const never = Number.MAX_SAFE_INTEGER;
   return [...files].sort(
-    (a, b) => (kept.get(b.path) ?? 0) - (kept.get(a.path) ?? 0) || (lastChanged.get(a.path) ?? never) - (lastChanged.get(b.path) ?? never),
+    (a, b) =>
+      (kept.get(b.path) ?? 0) - (kept.get(a.path) ?? 0) ||
+      (selfMs.get(b.path) ?? 0) - (selfMs.get(a.path) ?? 0) ||
+      (lastChanged.get(a.path) ?? never) - (lastChanged.get(b.path) ?? never),
   );
 }
 
+/**
+ * The file's hottest lines, quoted under its heading. Marked there and not inside the listing: a
+ * marker in the text would be copied into SEARCH blocks, which then match nothing.
+ */
+function hotLines(file: TargetFile, functions: ProfiledFunction[], busyMs: number): string {
+  const lines = file.content.split('\n');
+  const hottest = functions
+    .filter((f) => f.file === file.path)
+    .flatMap((f) => f.lines)
+    .filter(([, ms]) => ms >= HOT_LINES.minShare * busyMs)
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, HOT_LINES.count);
+  if (hottest.length === 0) return '';
+  const quoted = hottest.map(([line, ms]) => `- line ${line}, ${((100 * ms) / busyMs).toFixed(1)}%: \`${clipLine((lines[line - 1] ?? '').trim())}\``);
+  return `Hottest lines (share of the profiled busy time):\n${quoted.join('\n')}\n`;
+}
+
+function clipLine(line: string): string {
+  return line.length > 120 ? `${line.slice(0, 119)}…` : line;
+}
+
+interface FileBlock {
+  path: string;
+  /** The file's heading line(s), ending with a newline. */
+  heading: string;
+  content: string;
+}
+
 /** The files in order, whole while they fit; then one cut at a line, saying so; the rest named only. */
-function fileSection(files: TargetFile[], room: number): string {
-  const heading = '## Target files (the only files you may change), most relevant first';
-  if (files.length === 0) return `${heading}\n(no file matches the targets of .rsi/config.json)`.slice(0, Math.max(0, room));
+function fileSection(heading: string, files: FileBlock[], room: number, whenEmpty?: string): string {
+  if (files.length === 0) return whenEmpty ? `${heading}\n${whenEmpty}`.slice(0, Math.max(0, room)) : '';
   if (heading.length > room) return '';
   const parts = [heading];
   let used = heading.length;
@@ -135,7 +215,7 @@ function fileSection(files: TargetFile[], room: number): string {
   files.forEach((file, i) => {
     // Keep room to name the files that may not fit after this one.
     const free = room - used - 1 - (notShownLine([...notShown, ...files.slice(i + 1).map((f) => f.path)]).length + 1);
-    const block = withTruncation(`### ${file.path}\n`, file.content, free, file.path, true);
+    const block = withTruncation(file.heading, file.content, free, file.path, true);
     if (block === '') notShown.push(file.path);
     else {
       parts.push(block);
@@ -183,18 +263,23 @@ export interface PromptSources {
   noiseFloor?: number;
   /** Git insight for these workspace-relative files: `historyFromRunner`. */
   history(paths: string[]): Promise<HistoryResult>;
+  /** One baseline run's CPU profile, cached under `key` (the baseline's content): `profileFromRunner`. Absent: no profile. */
+  profile?(key: string): Promise<ProfileResult>;
   log(message: string): void;
 }
 
 export async function contextPrompt(sources: PromptSources): Promise<string> {
   const { config } = sources;
   const files = await Promise.all(sources.targetFiles.map(async (p) => ({ path: p, content: await sources.readFile(p) })));
+  const measuring = await measuringCode(sources);
   return buildContext({
     metric: { name: config.metric.name, direction: config.metric.direction, command: config.metric.command },
     baseline: sources.baseline,
     noiseFloor: sources.noiseFloor,
     gate: config.gate,
     files,
+    measuring,
+    profile: await baselineProfile(sources, [...files, ...measuring]),
     lessons: sources.lessons,
     verdicts: sources.verdicts,
     history: await gitInsight(sources),
@@ -202,6 +287,42 @@ export async function contextPrompt(sources: PromptSources): Promise<string> {
     answerFormat: ANSWER_FORMAT,
     budgetChars: config.context.budgetChars,
   });
+}
+
+/** The measuring files' text, binary ones left out. One that is also a target stays a target, with a warning. */
+async function measuringCode({ workspace, config, targetFiles, log }: PromptSources): Promise<ReadOnlyFile[]> {
+  const found = await findMeasuringFiles(workspace, config);
+  for (const f of found.filter((f) => targetFiles.includes(f.path))) {
+    log(`${f.path} is ${f.why} and matches the targets: a candidate may change what measures it; add it to "protected" in .rsi/config.json`);
+  }
+  const readOnly = found.filter((f) => !targetFiles.includes(f.path));
+  const read = await Promise.all(readOnly.map(async (f) => ({ ...f, content: (await readTextOrNull(path.join(workspace, f.path))) ?? '' })));
+  return read.filter((f) => !f.content.slice(0, 8192).includes('\0'));
+}
+
+/**
+ * The profile of the baseline these files make (with the metric command): from the runner's cache
+ * when it has one for them, else from one profiled run. A profile that cannot be taken is a line
+ * of the context, never a failed cycle.
+ */
+async function baselineProfile(sources: PromptSources, files: TargetFile[]): Promise<ProfileResult | undefined> {
+  if (!sources.profile) return undefined;
+  const hash = createHash('sha256').update(sources.config.metric.command);
+  for (const f of [...files].sort((a, b) => (a.path < b.path ? -1 : 1))) hash.update(`\0${f.path}\0${f.content}`);
+  try {
+    const result = await sources.profile(hash.digest('hex').slice(0, 32));
+    if (result.ok && !result.cached) sources.log(`profiled one baseline run: ${Math.round(result.busyMs)} ms busy in ${result.processes.length} Node process(es), ${result.wallMs} ms wall`);
+    return result;
+  } catch (error) {
+    if ((error as Error).name === 'CancelledError') throw error;
+    return { ok: false, reason: (error as Error).message, cached: false };
+  }
+}
+
+/** The runner profiles a baseline run in the baseline sandbox (prepared first) and caches the summary. */
+export function profileFromRunner(runner: RunnerClient, workspace: string, storageRoot: string, config: RsiConfig, options: { signal?: AbortSignal; log?: (message: string) => void } = {}) {
+  return (key: string) =>
+    runner.request('profile', { workspace, storageRoot, metric: metricSpec(config), key }, { signal: options.signal, onEvent: (e) => e.kind === 'log' && options.log?.(e.message) });
 }
 
 /** The runner computes and caches the history: isomorphic-git stays out of the editor's process. */

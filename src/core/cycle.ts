@@ -4,7 +4,7 @@ import type { RunnerClient } from '../runner/client';
 import type { CompareResult, MetricSpec, ProgressEvent } from '../runner/protocol';
 import { measureNoise, readCalibration, writeCalibration, type Calibration } from './calibration';
 import { loadConfig, metricSpec, type ProposerKind, type RsiConfig } from './config';
-import { contextPrompt, historyFromRunner } from './context';
+import { contextPrompt, historyFromRunner, profileFromRunner } from './context';
 import { metricValue, percent } from './format';
 import { appendRecords, newLessonId, readLessons, type Lesson, type LessonLog, type LessonMetric, type Outcome } from './lessons';
 import { unifiedDiff, validateProposal, type Candidate, type FileChange } from './patch';
@@ -268,6 +268,7 @@ class Loop {
         baseline,
         noiseFloor,
         history: historyFromRunner(runner, workspace, storageRoot, this.config, signal),
+        profile: profileFromRunner(runner, workspace, storageRoot, this.config, { signal, log: (message) => this.log(message) }),
         log: (message) => this.log(message),
       });
     return this.proposer.propose({

@@ -3,7 +3,7 @@
  * failed, no effect) and what git history says about the target files. Each is a section of
  * prioritized groups, so that over the budget the least telling lines go first (see `fitSection`).
  */
-import type { FileHistory } from '../runner/protocol';
+import type { FileHistory, ProfiledFunction, ProfileResult } from '../runner/protocol';
 import type { Direction, Lesson, Outcome, Verdict } from './lessons';
 
 export interface Group {
@@ -45,8 +45,15 @@ const FAILURE_PHRASE: Partial<Record<Outcome, string>> = {
   invalid: 'could not be applied',
 };
 
-export function lessonDigest(lessons: Lesson[], verdicts: Map<string, Verdict['verdict']>, direction: Direction): Section | undefined {
+/** Profiled functions of the target files a lesson changed (see `lessonFunctions`). */
+export type FunctionsOf = (lesson: Lesson) => ProfiledFunction[];
+
+export function lessonDigest(lessons: Lesson[], verdicts: Map<string, Verdict['verdict']>, direction: Direction, functionsOf: FunctionsOf = () => []): Section | undefined {
   if (lessons.length === 0) return undefined;
+  const where = (l: Lesson) => {
+    const names = functionsOf(l).map((f) => f.name);
+    return l.files.length > 0 ? ` in ${l.files.join(', ')}${names.length > 0 ? ` (${names.join(', ')})` : ''}` : '';
+  };
   const newestFirst = [...lessons].reverse();
   const rejected = newestFirst.filter((l) => verdicts.get(l.id) === 'rejected');
   const gain = (l: Lesson) => (direction === 'maximize' ? 1 : -1) * (l.metric?.change ?? 0);
@@ -194,10 +201,6 @@ function days(n: number): string {
   return n === 0 ? 'today' : n === 1 ? 'yesterday' : `${n} days ago`;
 }
 
-function where(l: Lesson): string {
-  return l.files.length > 0 ? ` in ${l.files.join(', ')}` : '';
-}
-
 function quote(text: string): string {
   return JSON.stringify(clip(text.split('\n')[0] ?? ''));
 }
@@ -217,4 +220,126 @@ function changedLines(patch: string): string {
   const shown = changed.slice(0, PATCH_LINES).map((l) => `\n    ${clip(l)}`);
   const more = changed.length > PATCH_LINES ? `\n    (${changed.length - PATCH_LINES} more changed lines)` : '';
   return shown.join('') + more;
+}
+
+/** Functions listed per group of the profile section. */
+const PROFILE_FUNCTIONS = { targets: 12, elsewhere: 10 };
+/** Hottest lines named per function. */
+const FUNCTION_LINES = 3;
+/** Processes of a profiled run named in its heading, the busiest first. */
+const PROCESSES_NAMED = 3;
+
+/**
+ * Where the time goes: the target files' functions by self time first (with their hottest lines and
+ * what the lessons tried in them), then the rest. A profile that could not be taken is one line.
+ */
+export function profileDigest(profile: ProfileResult | undefined, targetFiles: string[], triedIn: (fn: ProfiledFunction) => Lesson[]): Section | undefined {
+  if (!profile) return undefined;
+  if (!profile.ok) return { heading: `## Where the time goes: no CPU profile of the baseline: ${profile.reason}`, groups: [] };
+  const share = (ms: number) => `${((100 * ms) / Math.max(profile.busyMs, 1e-9)).toFixed(1)}%`;
+  const inTargets = profile.functions.filter((f) => targetFiles.includes(f.file));
+  const elsewhere = profile.functions.filter((f) => !targetFiles.includes(f.file));
+  return {
+    heading:
+      `## Where the time goes: CPU profile of one baseline run (${Math.round(profile.busyMs)} ms busy in ${processCount(profile.processes)}; ` +
+      'self time: in the function itself, not in what it calls)',
+    groups: [
+      {
+        title: 'In the target files, hottest first:',
+        items:
+          inTargets.length === 0
+            ? ['- no sample fell in the target files: the time goes to the code below']
+            : inTargets.slice(0, PROFILE_FUNCTIONS.targets).map((f) => {
+                const lines = f.lines.slice(0, FUNCTION_LINES).map(([line, ms]) => `${line} (${share(ms)})`);
+                return `- ${f.name} (${f.file}:${f.line}): ${share(f.selfMs)} self${lines.length > 0 ? `, hottest lines ${lines.join(', ')}` : ''}${tried(triedIn(f))}`;
+              }),
+        priority: 3,
+      },
+      {
+        title: 'Elsewhere (not yours to change; it says what the target code calls and what surrounds it):',
+        items: elsewhere.slice(0, PROFILE_FUNCTIONS.elsewhere).map((f) => `- ${f.name}${f.file ? ` (${f.file}:${f.line})` : f.name.startsWith('(') ? '' : ' (native)'}: ${share(f.selfMs)} self`),
+        priority: 1,
+      },
+    ].filter((g) => g.items.length > 0),
+  };
+}
+
+/** "1 Node process", or "3 Node processes: npm/bin/npm-cli.js 900 ms, bench.js 600 ms, ..." (the busiest named). */
+function processCount(processes: { script: string; busyMs: number }[]): string {
+  if (processes.length === 1) return '1 Node process';
+  const named = processes.slice(0, PROCESSES_NAMED).map((p) => `${p.script || '(no script)'} ${Math.round(p.busyMs)} ms`);
+  const more = processes.length > PROCESSES_NAMED ? `, and ${processes.length - PROCESSES_NAMED} more` : '';
+  return `${processes.length} Node processes: ${named.join(', ')}${more}`;
+}
+
+/** What the lessons tried in one function, e.g. "; tried here: 1 kept (+4.10%), 2 no effect". */
+function tried(lessons: Lesson[]): string {
+  if (lessons.length === 0) return '';
+  const counts = new Map<Outcome, Lesson[]>();
+  for (const l of lessons) counts.set(l.outcome, [...(counts.get(l.outcome) ?? []), l]);
+  const parts = [...counts].map(([outcome, ls]) =>
+    outcome === 'kept' ? `${ls.length} kept (${ls.map((l) => percent(l.metric?.change ?? 0)).join(', ')})` : `${ls.length} ${outcome}`,
+  );
+  return `; tried here: ${parts.join(', ')}`;
+}
+
+/**
+ * The profiled functions of the target files each lesson changed: the lines its patch removed or
+ * added, found in today's files, inside a function's lines. A function's lines run from its first
+ * line to where the indentation closes it (or its last sampled line, if later); the innermost wins.
+ */
+export function lessonFunctions(lessons: Lesson[], files: { path: string; content: string }[], functions: ProfiledFunction[]): Map<string, ProfiledFunction[]> {
+  const fileLines = new Map(files.map((f) => [f.path, f.content.split('\n')]));
+  const ranges = functions
+    .filter((f) => fileLines.has(f.file))
+    .map((f) => ({ f, ...functionRange(fileLines.get(f.file)!, f) }));
+  const result = new Map<string, ProfiledFunction[]>();
+  for (const lesson of lessons) {
+    const hit = new Set<ProfiledFunction>();
+    for (const [file, changed] of changedLinesByFile(lesson.patch)) {
+      const lines = fileLines.get(file);
+      if (!lines) continue;
+      for (const text of changed) {
+        const at = lines.findIndex((l) => l.trim() === text) + 1;
+        if (at === 0) continue;
+        const inner = ranges.filter((r) => r.f.file === file && r.from <= at && at <= r.to).sort((a, b) => a.to - a.from - (b.to - b.from))[0];
+        if (inner) hit.add(inner.f);
+      }
+    }
+    if (hit.size > 0) result.set(lesson.id, [...hit]);
+  }
+  return result;
+}
+
+function functionRange(lines: string[], f: ProfiledFunction): { from: number; to: number } {
+  if (f.name === '(top level)') return { from: 1, to: lines.length };
+  const indent = (line: string) => line.length - line.trimStart().length;
+  const lastSampled = Math.max(f.line, ...f.lines.map(([line]) => line));
+  const start = lines[f.line - 1] ?? '';
+  let to = f.line;
+  for (let i = f.line; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.trim() === '') continue;
+    if (indent(line) <= indent(start)) {
+      to = /^\s*([}\])]|end\b)/.test(line) ? i + 1 : i;
+      break;
+    }
+    to = i + 1;
+  }
+  return { from: f.line, to: Math.max(to, lastSampled) };
+}
+
+/** A lesson patch's removed and added lines (trimmed, the telling ones), by file. */
+function changedLinesByFile(patch: string): Map<string, string[]> {
+  const byFile = new Map<string, string[]>();
+  let file: string | undefined;
+  for (const line of patch.split('\n')) {
+    const header = /^\+\+\+ (?:b\/)?(\S+)/.exec(line);
+    if (header) file = header[1];
+    else if (file && /^[-+]/.test(line) && !line.startsWith('--- ')) {
+      const text = line.slice(1).trim();
+      if (text.replace(/\W/g, '').length >= 3) byFile.set(file, [...(byFile.get(file) ?? []), text]);
+    }
+  }
+  return byFile;
 }

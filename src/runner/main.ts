@@ -6,6 +6,7 @@ import { execCommand, killAll } from './exec';
 import { failureExcerpt } from '../core/text';
 import { toWire } from '../protocol/errors';
 import { compare, sample, type SideDirs } from './measure';
+import { profile } from './profile';
 import { CancelledError, type FromRunner, type GateParams, type GateResult, type Method, type ProgressEvent, type RunnerMethods, type ToRunner } from './protocol';
 import { SandboxPool, type Sandbox } from './sandbox';
 
@@ -64,6 +65,7 @@ const handlers: { [M in Method]: Handler<M> } = {
   // A separate bundle (dist/history.js, with isomorphic-git), loaded by the first request: the
   // runner starts without parsing it.
   history: async (params, signal) => (await import('./history.js')).history(params, signal),
+  profile: (params, signal, emit) => profile(params, () => dirs().baseline, signal, emit),
   async release() {
     await pool?.release();
     pool = undefined;

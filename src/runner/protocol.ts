@@ -104,6 +104,41 @@ export interface HistoryResult {
   ms: number;
 }
 
+export interface ProfileParams {
+  workspace: string;
+  /** The sandboxes' storage root: profiles are cached in the workspace's folder there. */
+  storageRoot: string;
+  metric: MetricSpec;
+  /** Identifies the baseline's content: a profile cached under the same key is returned without a run. */
+  key: string;
+}
+/** Self time of one function, summed over the processes of the run. */
+export interface ProfiledFunction {
+  name: string;
+  /** Workspace-relative for the workspace's files; Node's own (`node:internal/...`) or another path otherwise; '' for V8's entries such as (garbage collector). */
+  file: string;
+  /** 1-based line where the function starts; 0 when unknown. */
+  line: number;
+  selfMs: number;
+  /** Self time by 1-based line, hottest first. */
+  lines: [line: number, ms: number][];
+}
+export type ProfileResult =
+  | {
+      ok: true;
+      /** Sampled time that was not idle, over all processes. */
+      busyMs: number;
+      /** The Node processes (and worker threads) profiled, busiest first: main script and busy time. */
+      processes: { script: string; busyMs: number }[];
+      /** Wall time of the profiled run. */
+      wallMs: number;
+      /** Hottest first. */
+      functions: ProfiledFunction[];
+      cached: boolean;
+    }
+  /** Why there is no profile, in a sentence (not Node, the run failed): the context says so and goes on. */
+  | { ok: false; reason: string; cached: boolean };
+
 export interface RunnerMethods {
   ping: { params: Record<string, never>; result: { pid: number; rssBytes: number; uptimeMs: number } };
   prepare: { params: PrepareParams; result: PrepareResult };
@@ -114,6 +149,8 @@ export interface RunnerMethods {
   compare: { params: CompareParams; result: CompareResult };
   /** Git history insight: churn, age and fix/revert frequency per file. */
   history: { params: HistoryParams; result: HistoryResult };
+  /** One baseline run under a CPU profiler (Node only), summarized; cached per `key`. */
+  profile: { params: ProfileParams; result: ProfileResult };
   /** Release the sandboxes' lock (the runner may live on for the next cycle). */
   release: { params: Record<string, never>; result: Record<string, never> };
 }

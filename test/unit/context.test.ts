@@ -1,12 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { parseConfig } from '../../src/core/config';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseConfig, type RsiConfig } from '../../src/core/config';
 import { buildContext, contextPrompt, type ContextInput } from '../../src/core/context';
 import type { Lesson, Outcome } from '../../src/core/lessons';
+import { findMeasuringFiles } from '../../src/core/measuringCode';
+import { unifiedDiff, validateProposal } from '../../src/core/patch';
 import { ANSWER_FORMAT } from '../../src/core/proposers/format';
 import { history } from '../../src/runner/history';
+import { profile } from '../../src/runner/profile';
+import type { ProfileResult } from '../../src/runner/protocol';
 import { commit, newRepo, tempDir } from '../gitRepo';
 
 let next = 0;
@@ -152,5 +156,213 @@ test('any budget from the schema minimum up is respected', () => {
     assert.match(text, /^## Goal\nMake the metric `ms` lower \(minimize\)/);
     assert.match(text, /^Current baseline: \(no baseline measured yet\)\.$/m);
     assert.ok(text.includes(ANSWER_FORMAT), `the answer format is whole at ${budget}`);
+  }
+});
+
+/** The preload as the runner uses it: built by `node esbuild.mjs`. */
+const PRELOAD = resolve(__dirname, '../../dist/profile-preload.js');
+
+function workspace(files: Record<string, string>): string {
+  const dir = tempDir('rsi-ctx-');
+  for (const [rel, content] of Object.entries(files)) {
+    mkdirSync(join(dir, rel, '..'), { recursive: true });
+    writeFileSync(join(dir, rel), content);
+  }
+  return dir;
+}
+
+function workspaceConfig(fields: object): RsiConfig {
+  return parseConfig(JSON.stringify({ metric: { command: 'node bench.js', read: 'wallTime', direction: 'minimize' }, targets: ['work.js'], ...fields }));
+}
+
+/** contextPrompt on a workspace, profiling in the workspace itself (a test has no sandbox). */
+async function profiledPrompt(dir: string, config: RsiConfig, lessonList: Lesson[] = []): Promise<string> {
+  assert.ok(existsSync(PRELOAD), 'run `node esbuild.mjs` first: the profile needs dist/profile-preload.js');
+  const storageRoot = tempDir('rsi-storage-');
+  return contextPrompt({
+    workspace: dir,
+    config,
+    targetFiles: config.targets,
+    readFile: async (rel) => readFileSync(join(dir, rel), 'utf8'),
+    lessons: lessonList,
+    verdicts: new Map(),
+    history: async () => ({ files: [], commits: 0, indexedNow: 0, ms: 0 }),
+    profile: (key) => profile({ workspace: dir, storageRoot, metric: { command: config.metric.command, read: 'wallTime', timeoutMs: 60_000, outputBytes: 65_536 }, key }, () => dir, new AbortController().signal, () => {}, PRELOAD),
+    log: () => {},
+  });
+}
+
+// The decoy reads as the slow one (three nested loops over its input) but runs once on 2 items;
+// the hot one reads as harmless and takes the run's time.
+const HOT_AND_DECOY = `'use strict';
+/** Cubic in n: looks like the place to optimize. */
+function decoy(items) {
+  let pairs = 0;
+  for (const a of items) for (const b of items) for (const c of items) if (a + b === c) pairs++;
+  return pairs;
+}
+
+function checksum(n) {
+  let h = 0;
+  for (let i = 0; i < n; i++) h = (Math.imul(h, 31) + (i % 7)) | 0;
+  return h;
+}
+
+module.exports = { decoy, checksum };
+`;
+const HOT_BENCH = "const { decoy, checksum } = require('./work.js');\nlet x = decoy([1, 2]);\nfor (let r = 0; r < 40; r++) x += checksum(2_000_000);\nconsole.log(x);\n";
+
+test('the profile names the hot function of a target file first, not the decoy that looks slow', async () => {
+  const dir = workspace({ 'work.js': HOT_AND_DECOY, 'bench.js': HOT_BENCH });
+  const text = await profiledPrompt(dir, workspaceConfig({}));
+  const section = /^## Where the time goes: CPU profile of one baseline run \(\d+ ms busy in 1 Node process;.*\nIn the target files, hottest first:\n- (\w+) \(work\.js:(\d+)\): [\d.]+% self, hottest lines (\d+)/m.exec(text);
+  assert.ok(section, text);
+  assert.deepEqual([section[1], section[2]], ['checksum', '9']);
+  assert.match(section[3]!, /^1[01]$/, 'the loop of checksum is its hottest line');
+  assert.ok(!/^- decoy /m.test(text) || text.indexOf('- decoy ') > text.indexOf('- checksum '), 'the decoy is never named before the hot function');
+  assert.match(text, /^### work\.js\nHottest lines \(share of the profiled busy time\):\n- line 1[01], [\d.]+%: `for \(let i = 0; i < n; i\+\+\)/m);
+  assert.match(text, /^- \(top level\) \(bench\.js:1\): [\d.]+% self$/m, 'the benchmark itself is listed elsewhere');
+  assert.match(text, /^### bench\.js \(run by the metric command `node bench\.js`\)\n```\nconst \{ decoy, checksum \}/m);
+});
+
+test('a metric run through npm is profiled in each of its Node processes', async () => {
+  const dir = workspace({ 'work.js': HOT_AND_DECOY, 'bench.js': HOT_BENCH, 'package.json': JSON.stringify({ scripts: { bench: 'node bench.js' } }) });
+  const text = await profiledPrompt(dir, workspaceConfig({ metric: { command: 'npm run bench', read: 'wallTime', direction: 'minimize' } }));
+  assert.match(text, /^## Where the time goes: CPU profile of one baseline run \(\d+ ms busy in 2 Node processes: (\S*npm\S* \d+ ms, bench\.js \d+ ms|bench\.js \d+ ms, \S*npm\S* \d+ ms);.*\nIn the target files, hottest first:\n- checksum \(work\.js:9\)/m);
+  assert.match(text, /^### bench\.js \(run by the metric command `npm run bench`\)$/m);
+});
+
+test('a profile that cannot be taken is one line of the context', async () => {
+  const cases: [string, RegExp][] = [
+    ['true', /^## Where the time goes: no CPU profile of the baseline: the metric command started no Node\.js process \(only Node is profiled\)$/m],
+    ['node -e "process.exit(3)"', /^## Where the time goes: no CPU profile of the baseline: the profiled run exited with code 3$/m],
+  ];
+  for (const [command, expected] of cases) {
+    const dir = workspace({ 'work.js': 'module.exports = 1;\n' });
+    const text = await profiledPrompt(dir, workspaceConfig({ metric: { command, read: 'wallTime', direction: 'minimize' } }));
+    assert.match(text, expected);
+    assert.match(text, /^## Target files/m, 'the rest of the context is there');
+  }
+});
+
+test('a profile is taken once per baseline content', async () => {
+  const dir = workspace({ 'work.js': 'module.exports = 1;\n', 'bench.js': "require('fs').appendFileSync('runs', 'x');\n" });
+  const storageRoot = tempDir('rsi-storage-');
+  const metric = { command: 'node bench.js', read: 'wallTime' as const, timeoutMs: 60_000, outputBytes: 65_536 };
+  const logs: string[] = [];
+  const run = (key: string) => profile({ workspace: dir, storageRoot, metric, key }, () => dir, new AbortController().signal, (e) => e.kind === 'log' && logs.push(e.message), PRELOAD);
+  const first = await run('k1');
+  const again = await run('k1');
+  await run('k2');
+  assert.equal(first.cached, false);
+  assert.equal(again.cached, true);
+  assert.deepEqual(again, { ...first, cached: true });
+  assert.equal(readFileSync(join(dir, 'runs'), 'utf8'), 'xx', 'one run per key');
+  assert.equal(logs.length, 2, 'each profiled run says so');
+});
+
+test('the lessons and the profile point at the same functions', () => {
+  const work = HOT_AND_DECOY;
+  const edited = work.replace('h = (Math.imul(h, 31) + (i % 7)) | 0;', 'h = (h * 31 + (i % 7)) | 0;');
+  const profiled: ProfileResult = {
+    ok: true,
+    busyMs: 1000,
+    processes: [{ script: 'bench.js', busyMs: 1000 }],
+    wallMs: 1100,
+    cached: false,
+    functions: [
+      { name: 'checksum', file: 'work.js', line: 9, selfMs: 800, lines: [[11, 700], [10, 100]] },
+      { name: '(top level)', file: 'bench.js', line: 1, selfMs: 150, lines: [] },
+      { name: 'decoy', file: 'work.js', line: 3, selfMs: 1, lines: [[5, 1]] },
+    ],
+  };
+  const text = buildContext({
+    metric: { name: 'ms', direction: 'minimize', command: 'node bench.js' },
+    gate: [],
+    files: [{ path: 'work.js', content: work }],
+    profile: profiled,
+    lessons: [lesson('regressed', 'multiply without imul', { files: ['work.js'], patch: unifiedDiff([{ path: 'work.js', before: work, after: edited }]), metric: measured(-0.05) })],
+    verdicts: new Map(),
+    answerFormat: ANSWER_FORMAT,
+    budgetChars: 60_000,
+  });
+  assert.match(text, /^- checksum \(work\.js:9\): 80\.0% self, hottest lines 11 \(70\.0%\), 10 \(10\.0%\); tried here: 1 regressed$/m);
+  assert.match(text, /^- -5\.00% "multiply without imul" in work\.js \(checksum\)$/m);
+  assert.match(text, /^- decoy \(work\.js:3\): 0\.1% self, hottest lines 5 \(0\.1%\)$/m, 'the decoy is listed after, untried');
+});
+
+test('the hottest target file is listed first', () => {
+  const text = buildContext({
+    metric: { name: 'ms', direction: 'minimize', command: 'node bench.js' },
+    gate: [],
+    files: ['a.js', 'b.js', 'c.js'].map((p) => ({ path: p, content: `// ${p}\n` })),
+    profile: { ok: true, busyMs: 100, processes: [{ script: 'bench.js', busyMs: 100 }], wallMs: 120, cached: true, functions: [{ name: 'f', file: 'c.js', line: 1, selfMs: 60, lines: [] }, { name: 'g', file: 'b.js', line: 1, selfMs: 5, lines: [] }] },
+    lessons: [],
+    verdicts: new Map(),
+    answerFormat: ANSWER_FORMAT,
+    budgetChars: 60_000,
+  });
+  const order = ['### c.js', '### b.js', '### a.js'].map((h) => text.indexOf(h));
+  assert.ok(order[0]! > 0);
+  assert.deepEqual([...order].sort((a, b) => a - b), order);
+});
+
+test('the measuring code is found from the commands, through package.json, and from context.include', async () => {
+  const dir = workspace({
+    'work.js': '',
+    'bench/run.js': '',
+    'bench/inputs.json': '{}',
+    'test/a.test.js': '',
+    'test/b.test.js': '',
+    'scripts/check.sh': '',
+    'node_modules/x/index.js': '',
+    'package.json': JSON.stringify({ scripts: { bench: 'BENCH=1 node bench/run.js --size=small', pretty: 'prettier .', check: 'sh ./scripts/check.sh && npm run pretty' } }),
+  });
+  const config = workspaceConfig({
+    metric: { command: 'npm run bench', read: 'wallTime', direction: 'minimize' },
+    gate: ['node --test test/', 'npm run check', 'node node_modules/x/index.js', 'node work.js'],
+    context: { include: ['bench/*.json'] },
+  });
+  assert.deepEqual(await findMeasuringFiles(dir, config), [
+    { path: 'bench/run.js', why: 'run by the metric command `npm run bench`' },
+    { path: 'test/a.test.js', why: 'run by the gate command `node --test test/`' },
+    { path: 'test/b.test.js', why: 'run by the gate command `node --test test/`' },
+    { path: 'scripts/check.sh', why: 'run by the gate command `npm run check`' },
+    { path: 'work.js', why: 'run by the gate command `node work.js`' },
+    { path: 'bench/inputs.json', why: 'named by context.include' },
+  ]);
+  const bare = workspace({ 'work.js': '', 'lib/x.test.mjs': '', 'test/deep/y.js': '', 'other.js': '' });
+  const found = await findMeasuringFiles(bare, workspaceConfig({ gate: ['node --test'] }));
+  assert.deepEqual(found.map((f) => f.path), ['lib/x.test.mjs', 'test/deep/y.js'], "node --test alone runs Node's default test files");
+});
+
+test('the measuring code comes after the target files within the budget, and a change to it is refused', async () => {
+  const dir = workspace({ 'work.js': 'const a = 1;\n'.repeat(300), 'bench.js': '// bench\n'.repeat(400) });
+  const config = workspaceConfig({ gate: ['node work.js'], protected: ['bench.js'], context: { budgetChars: 6_000 } });
+  const logs: string[] = [];
+  const text = await contextPrompt({
+    workspace: dir,
+    config,
+    targetFiles: ['work.js'],
+    readFile: async (rel) => readFileSync(join(dir, rel), 'utf8'),
+    lessons: [],
+    verdicts: new Map(),
+    history: async () => ({ files: [], commits: 0, indexedNow: 0, ms: 0 }),
+    log: (message) => logs.push(message),
+  });
+  assert.ok(text.length <= 6_000);
+  assert.deepEqual(logs, ['work.js is run by the gate command `node work.js` and matches the targets: a candidate may change what measures it; add it to "protected" in .rsi/config.json']);
+  assert.doesNotMatch(text, /^### work\.js \(/m, 'a target is listed as a target only');
+  assert.match(text, /^### work\.js\n```\nconst a = 1;/m);
+  assert.ok(text.indexOf('## Measuring code') > text.indexOf('### work.js'));
+  assert.match(text, /^\[bench\.js is cut here: the first \d+ of 3600 characters are shown\]$/m);
+
+  for (const protectedGlobs of [['bench.js'], []]) {
+    const validation = await validateProposal(
+      { hypothesis: 'fewer repetitions', edits: [{ kind: 'replace', path: 'bench.js', search: '// bench\n', replace: '' }] },
+      { workspace: dir, targets: config.targets, protected: protectedGlobs, readBase: async (rel) => readFileSync(join(dir, rel), 'utf8') },
+    );
+    assert.equal(validation.ok, false);
+    assert.match(validation.ok ? '' : validation.reason, protectedGlobs.length > 0 ? /^bench\.js is protected$/ : /^bench\.js is not in the targets/);
   }
 });
