@@ -11,6 +11,7 @@ import { unifiedDiff, validateProposal, type Candidate, type FileChange } from '
 import { createProposer, ProposerError, proposerForKind, type ProposerOptions } from './proposers';
 import type { Proposal, Proposer } from './proposers/types';
 import { median, type SamplingPolicy } from './stats';
+import { checkTargets } from './targets';
 import { listTargetFiles, readTextOrNull, writeFileAtomic } from './workspace';
 
 export interface EngineOptions {
@@ -90,6 +91,7 @@ export async function runCycles(options: EngineOptions, count: number): Promise<
   const started = performance.now();
   const config = await loadConfig(options.workspace);
   const loop = new Loop(options, config);
+  await checkTargets(options.workspace, config, loop.proposer.name);
   const summary: RunSummary = {
     workspace: options.workspace,
     metric: { name: config.metric.name, direction: config.metric.direction },
@@ -136,7 +138,9 @@ class Loop {
   private readonly candidates = new Map<string, Candidate>();
   private calibration: Calibration | undefined;
   private gatePassed = false;
-  private readonly proposer: Proposer;
+  readonly proposer: Proposer;
+  /** The last cycle's number: a cycle that recorded no lesson still counts. */
+  private cycleNumber = 0;
   private readonly metric: MetricSpec;
 
   constructor(private readonly options: EngineOptions, private readonly config: RsiConfig) {
@@ -154,7 +158,7 @@ class Loop {
   async cycle(): Promise<CycleReport> {
     const { workspace, runner } = this.options;
     const lessonLog = await readLessons(workspace);
-    const cycle = lessonLog.lessons.reduce((max, l) => Math.max(max, l.cycle), 0) + 1;
+    const cycle = (this.cycleNumber = lessonLog.lessons.reduce((max, l) => Math.max(max, l.cycle), this.cycleNumber) + 1);
     const stage = (s: Stage, message: string) => this.emit({ kind: 'stage', cycle, stage: s, message });
 
     stage('prepare', 'preparing the sandboxes');
