@@ -280,6 +280,7 @@ class Loop {
       durationMs: Math.round(performance.now() - started),
       ...(proposal.seed !== undefined && { seed: proposal.seed }),
       ...(proposal.params && { params: proposal.params }),
+      ...(this.winners.length > 0 && { baseWinners: [...this.winners] }),
       ...fields,
     });
     const validation = await validateProposal(proposal, {

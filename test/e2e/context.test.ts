@@ -50,7 +50,7 @@ test('rsi context without lessons says no baseline was measured', async () => {
   const workspace = await fixture();
   const result = await runCli(['context', '--workspace', workspace], { env: { RSI_SANDBOX_ROOT: tempDir('rsi-e2e-storage-') } });
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /^Current baseline: \(no baseline measured yet\)\.$/m);
+  assert.match(result.stdout, /^Current baseline: \(none measured on the files as they are now\)\.$/m);
   assert.doesNotMatch(result.stdout, /What was tried before/);
 });
 
