@@ -100,7 +100,7 @@ async function main(argv: string[]): Promise<number> {
     proposer: proposerName as ProposerKind | undefined,
     autoAccept: values['auto-accept'] ?? false,
     signal: controller.signal,
-    onEvent: progressPrinter(),
+    onEvent: progressPrinter(debug),
   };
   try {
     if (command === 'calibrate') {
@@ -244,7 +244,7 @@ async function printContext(workspace: string, debug: (line: string) => void): P
 }
 
 /** One stderr line per stage and candidate phase; on a terminal the run counts update in place. */
-function progressPrinter(): (event: EngineEvent) => void {
+function progressPrinter(debug: (line: string) => void): (event: EngineEvent) => void {
   const live = process.stderr.isTTY;
   let open = false;
   const line = (text: string, transient = false) => {
@@ -259,7 +259,8 @@ function progressPrinter(): (event: EngineEvent) => void {
         line(`[cycle ${event.cycle}] ${event.message}`);
         break;
       case 'log':
-        line(`  ${event.message}`);
+        if (event.debug) debug(event.message);
+        else line(`  ${event.message}`);
         break;
       case 'candidate': {
         // Off a terminal, one line per phase; on it, the run counts update in place.

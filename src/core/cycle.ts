@@ -38,7 +38,8 @@ export type EngineEvent =
   | { kind: 'calibration'; pairs: number; total: number }
   | { kind: 'lesson'; cycle: number; lesson: Lesson }
   | { kind: 'cycle'; report: CycleReport }
-  | { kind: 'log'; message: string };
+  /** `debug`: the engine's own housekeeping, for a log rather than a user's terminal. */
+  | { kind: 'log'; message: string; debug?: boolean };
 
 export interface BaselineStats {
   median: number;
@@ -164,7 +165,7 @@ class Loop {
     stage('prepare', 'preparing the sandboxes');
     await runner.recycleIfGrown();
     const prepared = await runner.request('prepare', { workspace, storageRoot: this.options.storageRoot, overlay: Object.fromEntries(this.overlay) }, this.request());
-    this.log(`sandboxes ready in ${prepared.ms} ms (${prepared.copied} files copied, ${prepared.deleted} removed)`);
+    this.log(`sandboxes ready in ${prepared.ms} ms (${prepared.copied} files copied, ${prepared.deleted} removed)`, { debug: true });
     await runner.request('setCandidate', { files: {} }, this.request());
 
     if (!this.gatePassed) {
@@ -395,8 +396,8 @@ class Loop {
     this.options.onEvent?.(event);
   }
 
-  private log(message: string): void {
-    this.emit({ kind: 'log', message });
+  private log(message: string, options: { debug?: boolean } = {}): void {
+    this.emit({ kind: 'log', message, ...options });
   }
 }
 

@@ -285,7 +285,7 @@ test('an unknown option gets the usage and the nearest option; --version prints 
   assert.equal(version.stdout, `${expected}\n`);
 });
 
-test('the runner\'s own log is kept out of the output unless asked for with --verbose or RSI_DEBUG', async () => {
+test('the runner\'s and the engine\'s housekeeping stay out of the output unless asked for with --verbose or RSI_DEBUG', async () => {
   // A preload that only the forked runner (it has an IPC channel) runs: a stand-in for its restart notices.
   const preload = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-e2e-preload-')), 'chatter.js');
   await fs.writeFile(preload, "if (process.send) process.stderr.write('runner chatter\\n');\n");
@@ -294,7 +294,10 @@ test('the runner\'s own log is kept out of the output unless asked for with --ve
     runCli(['cycle', '--workspace', workspace, ...args], { env: { RSI_SANDBOX_ROOT: await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-e2e-sandboxes-')), NODE_OPTIONS: `--require ${preload}`, ...env } });
   const quiet = await run([]);
   assert.equal(quiet.code, 0, quiet.stderr);
-  assert.doesNotMatch(quiet.stderr, /runner chatter/);
-  assert.match((await run(['--verbose'])).stderr, /^\[debug\] \[runner\] runner chatter$/m);
+  assert.doesNotMatch(quiet.stderr, /runner chatter|sandboxes ready/);
+  assert.match(quiet.stderr, /^\[cycle 1\] measuring the baseline$/m);
+  const verbose = (await run(['--verbose'])).stderr;
+  assert.match(verbose, /^\[debug\] \[runner\] runner chatter$/m);
+  assert.match(verbose, /^\[debug\] sandboxes ready in \d+ ms/m);
   assert.match((await run([], { RSI_DEBUG: '1' })).stderr, /^\[debug\] \[runner\] runner chatter$/m);
 });
