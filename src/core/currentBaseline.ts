@@ -19,7 +19,9 @@ export interface RecordedMeasurement extends SideSummary {
  */
 export async function currentBaseline(workspace: string, log: LessonLog): Promise<RecordedMeasurement | undefined> {
   const accepted = log.lessons.filter((l) => l.outcome === 'kept' && log.verdicts.get(l.id) === 'accepted');
-  const read = (rel: string) => readTextOrNull(path.join(workspace, rel));
+  // Read once: every lesson back to the first may be checked against the same few files.
+  const texts = new Map<string, Promise<string | null>>();
+  const read = (rel: string) => texts.get(rel) ?? texts.set(rel, readTextOrNull(path.join(workspace, rel))).get(rel)!;
   /** Whether the winners in `ids` are exactly those accepted since `cycle` (earlier ones were in the files already). */
   const holds = (ids: string[], cycle: number) =>
     ids.every((id) => accepted.some((l) => l.id === id)) && accepted.every((l) => l.cycle < cycle || ids.includes(l.id));
