@@ -6,13 +6,18 @@ import { once } from 'node:events';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
+import { version } from '../package.json';
 import { calibrate, readCalibration } from './core/calibration';
 import { ConfigError, loadConfig, type ProposerKind } from './core/config';
 import { contextPrompt, historyFromRunner, profileFromRunner } from './core/context';
+import { currentBaseline } from './core/currentBaseline';
 import { describeOutcome, metricValue, percent } from './core/format';
 import { runCycles, type EngineEvent, type RunSummary } from './core/cycle';
 import { readLessons, readVerdicts, streamLessons } from './core/lessons';
+import { applyProposal, PROPOSAL_FILE, rejectProposal, saveProposal, type Decision } from './core/proposal';
 import { PROPOSER_KINDS } from './core/proposers';
+import { HOW_TO_ANNOTATE, isLogScale, scanParameters, type Parameter } from './core/proposers/tuner';
+import { existingTargets } from './core/targets';
 import { errorKind, userMessage } from './protocol/errors';
 import { listTargetFiles, readTextOrNull } from './core/workspace';
 import { AgentWorkingCopy } from './runner/agentCopy';
@@ -20,6 +25,9 @@ import { RunnerClient } from './runner/client';
 
 const USAGE = `usage:
   rsi cycle [--cycles N] [--proposer NAME] [--auto-accept] [--json] [--workspace DIR]
+  rsi apply [--workspace DIR]     write the pending proposal of the last cycle to your files
+  rsi reject [--workspace DIR]    drop the pending proposal
+  rsi params [--json] [--workspace DIR]   the tuner's parameters, and the target files with none
   rsi calibrate [--json] [--workspace DIR]
   rsi lessons [--json] [--workspace DIR]
   rsi context [--workspace DIR]   print what a model proposer is told (profiles one baseline run in a sandbox, once per baseline)
@@ -28,40 +36,52 @@ const USAGE = `usage:
   --proposer NAME   who proposes changes: ${PROPOSER_KINDS.join(', ')} (default: the config's)
   --auto-accept     write each kept winner to the workspace; without it your files are never written
   --json            print the result as JSON on stdout (progress stays on stderr)
-  --workspace DIR   the workspace holding .rsi/config.json (default: the current directory)`;
+  --workspace DIR   the workspace holding .rsi/config.json (default: the current directory)
+  --verbose         also print the engine's internal log on stderr (or set RSI_DEBUG=1)
+  --version         print the version`;
+
+const COMMANDS = ['cycle', 'apply', 'reject', 'params', 'calibrate', 'lessons', 'context'];
+
+const OPTIONS = {
+  cycles: { type: 'string' },
+  proposer: { type: 'string' },
+  'auto-accept': { type: 'boolean' },
+  json: { type: 'boolean' },
+  workspace: { type: 'string' },
+  verbose: { type: 'boolean' },
+  version: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const;
 
 class UsageError extends Error {}
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: {
-        cycles: { type: 'string' },
-        proposer: { type: 'string' },
-        'auto-accept': { type: 'boolean' },
-        json: { type: 'boolean' },
-        workspace: { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    });
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: OPTIONS });
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(optionProblem(err as Error & { code?: string }));
   }
   const { values, positionals } = parsed;
   const [command, ...extra] = positionals;
+  if (values.version) {
+    process.stdout.write(`${version}\n`);
+    return 0;
+  }
   if (values.help || command === undefined) {
     process.stdout.write(USAGE + '\n');
     return values.help ? 0 : 2;
   }
   if (extra.length > 0) throw new UsageError(`unexpected argument: ${extra[0]}`);
   const workspace = path.resolve(values.workspace ?? '.');
+  const debug = debugLog(values.verbose ?? false);
 
   if (command === 'lessons') return printLessons(workspace, values.json ?? false);
-  if (command === 'context') return printContext(workspace);
-  if (command !== 'cycle' && command !== 'calibrate') throw new UsageError(`unknown command: ${command}`);
+  if (command === 'context') return printContext(workspace, debug);
+  if (command === 'params') return printParams(workspace, values.json ?? false);
+  if (command === 'apply') return decided(await applyProposal(workspace), 'applied to the workspace');
+  if (command === 'reject') return decided(await rejectProposal(workspace), 'rejected; your files were not written');
+  if (command !== 'cycle' && command !== 'calibrate') throw new UsageError(`unknown command: ${command}${didYouMean(command, COMMANDS)}`);
 
   const cycles = values.cycles === undefined ? 1 : Number(values.cycles);
   if (!Number.isInteger(cycles) || cycles < 1) throw new UsageError(`--cycles must be a whole number of at least 1, not "${values.cycles}"`);
@@ -75,7 +95,7 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('\nstopping: the current run is killed, nothing of it is kept\n');
     controller.abort();
   });
-  const runner = newRunner();
+  const runner = newRunner(debug);
   const options = {
     workspace,
     runner,
@@ -84,7 +104,7 @@ async function main(argv: string[]): Promise<number> {
     proposerOptions: { workingCopy: new AgentWorkingCopy(storageRoot(), workspace) },
     autoAccept: values['auto-accept'] ?? false,
     signal: controller.signal,
-    onEvent: progressPrinter(),
+    onEvent: progressPrinter(debug),
   };
   try {
     if (command === 'calibrate') {
@@ -97,6 +117,7 @@ async function main(argv: string[]): Promise<number> {
       return controller.signal.aborted ? 130 : 0;
     }
     const summary = await runCycles(options, cycles);
+    if (summary.proposal) await saveProposal(workspace, summary.proposal);
     process.stdout.write(values.json ? JSON.stringify(summary, null, 2) + '\n' : renderSummary(summary));
     return summary.cancelled ? 130 : 0;
   } finally {
@@ -104,8 +125,80 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-function newRunner(): RunnerClient {
-  return new RunnerClient({ runnerPath: path.join(__dirname, 'runner.js'), log: (line) => process.stderr.write(line + '\n') });
+/** The runner's own log (restarts, its stderr) is internal detail: shown with --verbose or RSI_DEBUG. */
+function newRunner(debug: (line: string) => void): RunnerClient {
+  return new RunnerClient({ runnerPath: path.join(__dirname, 'runner.js'), log: debug });
+}
+
+function debugLog(verbose: boolean): (line: string) => void {
+  const on = verbose || !['', '0', undefined].includes(process.env.RSI_DEBUG);
+  return on ? (line) => process.stderr.write(`[debug] ${line}\n`) : () => {};
+}
+
+/** Node's parser text in the user's terms, with the usage and the nearest option. */
+function optionProblem(err: Error & { code?: string }): string {
+  const option = /'(-{1,2}[^' ]+)/.exec(err.message)?.[1];
+  if (!option) return err.message;
+  if (err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    return `unknown option ${option}${didYouMean(option, Object.keys(OPTIONS).map((name) => `--${name}`))}`;
+  }
+  if (err.code === 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE') {
+    return /argument missing/.test(err.message) ? `${option} needs a value` : `${option} takes no value`;
+  }
+  return err.message;
+}
+
+/** " (did you mean --cycles?)" when one of `known` is a likely typo of `word`, else "". */
+function didYouMean(word: string, known: string[]): string {
+  const [best] = known.map((k) => ({ k, d: editDistance(word, k) })).sort((a, b) => a.d - b.d);
+  return best && best.d <= Math.max(2, Math.floor(best.k.length / 3)) ? ` (did you mean ${best.k}?)` : '';
+}
+
+/** Levenshtein distance: insertions, deletions and substitutions. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/** `rsi apply` / `rsi reject`: one line saying what was done, or why not (exit 2: nothing was written). */
+function decided(decision: Decision, done: string): number {
+  if (!decision.ok) {
+    process.stderr.write(`rsi: ${decision.reason}\n`);
+    return 2;
+  }
+  const lessons = `${decision.lessons.length} lesson${decision.lessons.length === 1 ? '' : 's'}`;
+  process.stdout.write(`${decision.files.join(', ')}: ${done} (verdict recorded for ${lessons})\n`);
+  return 0;
+}
+
+/**
+ * `rsi params`: what the tuner would tune, read from the target files as they are; runs nothing.
+ * Targets that match no file are the same error as for a cycle.
+ */
+async function printParams(workspace: string, json: boolean): Promise<number> {
+  const config = await loadConfig(workspace);
+  const files = await existingTargets(workspace, config);
+  const problems: string[] = [];
+  const { params } = await scanParameters(files, async (rel) => (await readTextOrNull(path.join(workspace, rel))) ?? '', (m) => problems.push(m));
+  const without = files.filter((file) => !params.some((p) => p.file === file));
+  const scale = (p: Parameter) => (isLogScale(p) ? 'log' : 'linear');
+  if (json) {
+    const listed = params.map((p) => ({ key: p.key, file: p.file, line: p.line, value: p.value, lo: p.lo, hi: p.hi, int: p.int, scale: scale(p) }));
+    process.stdout.write(JSON.stringify({ params: listed, filesWithout: without, problems }, null, 2) + '\n');
+    return 0;
+  }
+  const out: string[] = [];
+  for (const p of params) out.push(`${p.file}:${p.line}  ${p.name} = ${p.literal}  ${p.int ? 'int ' : ''}${p.lo}..${p.hi}, ${scale(p)} scale`);
+  if (params.length === 0) out.push(`no annotated parameters: ${HOW_TO_ANNOTATE}`);
+  if (without.length > 0) out.push(`\ntarget files with no parameter: ${without.join(', ')}`);
+  for (const problem of problems) out.push(`warning: ${problem}`);
+  process.stdout.write(out.join('\n') + '\n');
+  return 0;
 }
 
 /** Where sandboxes (and the git history index) live: outside the workspace. */
@@ -118,14 +211,16 @@ function storageRoot(): string {
  * and the noise floor the cached calibration's, where a cycle measures both afresh. The runner reads
  * the git history and profiles one run of the metric command in a sandbox (unless cached).
  */
-async function printContext(workspace: string): Promise<number> {
+async function printContext(workspace: string, debug: (line: string) => void): Promise<number> {
   const config = await loadConfig(workspace);
-  const { lessons, verdicts } = await readLessons(workspace);
+  const lessonLog = await readLessons(workspace);
+  const { lessons, verdicts } = lessonLog;
   const calibration = await readCalibration(workspace, config.metric.command);
-  const measured = [...lessons].reverse().find((l) => l.metric)?.metric;
+  const measured = await currentBaseline(workspace, lessonLog);
   // Without a calibration (a deterministic metric is never calibrated), a zero-width interval says the runs did not vary.
-  const deterministic = calibration?.deterministic ?? (measured !== undefined && measured.ci[0] === measured.ci[1]);
-  const runner = newRunner();
+  const ci = measured?.lesson.metric?.ci;
+  const deterministic = calibration?.deterministic ?? (ci !== undefined && ci[0] === ci[1]);
+  const runner = newRunner(debug);
   try {
     const text = await contextPrompt({
       workspace,
@@ -134,7 +229,7 @@ async function printContext(workspace: string): Promise<number> {
       readFile: async (rel) => (await readTextOrNull(path.join(workspace, rel))) ?? '',
       lessons,
       verdicts,
-      baseline: measured && { median: measured.baseline.median, n: measured.baseline.n, deterministic },
+      baseline: measured && { median: measured.median, n: measured.n, deterministic },
       noiseFloor: config.noise.floor ?? calibration?.floor,
       history: historyFromRunner(runner, workspace, storageRoot(), config),
       profile: async (key) => {
@@ -144,7 +239,11 @@ async function printContext(workspace: string): Promise<number> {
       log: (message) => process.stderr.write(`${message}\n`),
     });
     process.stdout.write(text);
-    const baseline = measured ? 'the baseline is the latest lesson\'s; a cycle measures it afresh' : 'no baseline measured yet';
+    const baseline = measured
+      ? `the baseline is cycle ${measured.lesson.cycle}'s measurement of the files as they are now; a cycle measures it afresh`
+      : lessons.some((l) => l.metric)
+        ? 'no lesson measured the files as they are now (the latest were measured with changes these files do not hold), so no baseline is given'
+        : 'no baseline measured yet';
     process.stderr.write(`${text.length} characters (budget ${config.context.budgetChars}); ${baseline}\n`);
     return 0;
   } finally {
@@ -154,7 +253,7 @@ async function printContext(workspace: string): Promise<number> {
 }
 
 /** One stderr line per stage and candidate phase; on a terminal the run counts update in place. */
-function progressPrinter(): (event: EngineEvent) => void {
+function progressPrinter(debug: (line: string) => void): (event: EngineEvent) => void {
   const live = process.stderr.isTTY;
   let open = false;
   const line = (text: string, transient = false) => {
@@ -169,7 +268,8 @@ function progressPrinter(): (event: EngineEvent) => void {
         line(`[cycle ${event.cycle}] ${event.message}`);
         break;
       case 'log':
-        line(`  ${event.message}`);
+        if (event.debug) debug(event.message);
+        else line(`  ${event.message}`);
         break;
       case 'candidate': {
         // Off a terminal, one line per phase; on it, the run counts update in place.
@@ -210,7 +310,7 @@ function renderSummary(summary: RunSummary): string {
   out.push(`\n${summary.cycles.length} cycle(s) in ${(summary.durationMs / 1000).toFixed(1)} s: ${counts || 'no candidates'}${summary.cancelled ? ' (stopped)' : ''}`);
   if (summary.applied.length > 0) out.push(`applied to the workspace: ${summary.applied.map((l) => l.hypothesis).join('; ')}`);
   if (summary.proposal) {
-    out.push(`\npending proposal (your files are unchanged; run with --auto-accept to apply, or apply this diff):\n`);
+    out.push(`\npending proposal, kept in ${PROPOSAL_FILE} (your files are unchanged; \`rsi apply\` writes it, \`rsi reject\` drops it):\n`);
     out.push(summary.proposal.patch);
   } else if (summary.applied.length === 0) {
     out.push('nothing beat the baseline beyond the noise: your files are unchanged');

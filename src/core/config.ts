@@ -71,13 +71,48 @@ export function parseConfig(text: string, file = CONFIG_FILE): RsiConfig {
   try {
     data = JSON.parse(text);
   } catch (err) {
-    throw new ConfigError(file, [{ field: '', message: `not valid JSON (${(err as Error).message})` }]);
+    throw new ConfigError(file, [{ field: '', message: jsonProblem(text, (err as Error).message) }]);
   }
   if (!validate(data)) throw new ConfigError(file, describe(validate.errors ?? []));
   const problems = checkSemantics(data);
   if (problems.length > 0) throw new ConfigError(file, problems);
   fillProposerDefaults(data.proposer);
   return data;
+}
+
+/** "not valid JSON at line 3, column 5: expected ',' or '}' after property value": an editor goes to a line, not an offset. */
+function jsonProblem(text: string, message: string): string {
+  const offset = jsonErrorOffset(text, message);
+  const before = text.slice(0, offset).split('\n');
+  const reason = message.replace(/ in JSON at position \d+.*$/s, '').replace(/, (?:\.\.\.)?".*is not valid JSON$/s, '');
+  return `not valid JSON at line ${before.length}, column ${before.at(-1)!.length + 1}: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}`;
+}
+
+/**
+ * Where JSON.parse stopped: the position it reports, or, for the messages that give none
+ * ("Unexpected token ']', ... is not valid JSON"), the end of the shortest prefix that fails for
+ * another reason than ending early.
+ */
+function jsonErrorOffset(text: string, message: string): number {
+  const reported = /at position (\d+)/.exec(message);
+  if (reported) return Number(reported[1]);
+  const failsBeforeItsEnd = (prefix: string) => {
+    try {
+      JSON.parse(prefix);
+      return false;
+    } catch (err) {
+      const m = (err as Error).message;
+      const at = /at position (\d+)/.exec(m);
+      return !/Unexpected end/.test(m) && (!at || Number(at[1]) < prefix.length);
+    }
+  };
+  let [lo, hi] = [0, text.length];
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (failsBeforeItsEnd(text.slice(0, mid + 1))) hi = mid;
+    else lo = mid + 1;
+  }
+  return lo;
 }
 
 interface ProposerBranch {

@@ -38,7 +38,7 @@ export interface ReadOnlyFile extends TargetFile {
 
 export interface ContextInput {
   metric: { name: string; direction: Direction; command: string };
-  /** Absent: no baseline measured yet. */
+  /** Absent: none measured on the files as they are now. */
   baseline?: BaselineSummary;
   /** Relative change; absent: not calibrated yet. */
   noiseFloor?: number;
@@ -133,7 +133,7 @@ function goalSection({ metric, baseline, noiseFloor, gate }: ContextInput): stri
     '## Goal',
     `Make the metric \`${metric.name}\` ${metric.direction === 'maximize' ? 'higher' : 'lower'} (${metric.direction}). ` +
       `It is read from the output of \`${metric.command}\`, run in a copy of the workspace.`,
-    `Current baseline: ${baseline ? baselineText(baseline) : '(no baseline measured yet)'}.`,
+    `Current baseline: ${baseline ? baselineText(baseline) : '(none measured on the files as they are now)'}.`,
   ];
   if (baseline?.deterministic) lines.push('The metric is deterministic (every run gives the same value): any change is real, however small.');
   else if (noiseFloor !== undefined) {

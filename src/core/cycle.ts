@@ -12,6 +12,7 @@ import { createProposer, ProposerError, proposerForKind, type ProposerOptions } 
 import type { Proposal, Proposer } from './proposers/types';
 import { errorKind, UserError, userMessage } from '../protocol/errors';
 import { median, type SamplingPolicy } from './stats';
+import { checkTargets } from './targets';
 import { listTargetFiles, readTextOrNull, replaceIfUnchanged } from './workspace';
 
 export interface EngineOptions {
@@ -38,7 +39,8 @@ export type EngineEvent =
   | { kind: 'calibration'; pairs: number; total: number }
   | { kind: 'lesson'; cycle: number; lesson: Lesson }
   | { kind: 'cycle'; report: CycleReport }
-  | { kind: 'log'; message: string };
+  /** `debug`: the engine's own housekeeping, for a log rather than a user's terminal. */
+  | { kind: 'log'; message: string; debug?: boolean };
 
 export interface BaselineStats {
   median: number;
@@ -97,6 +99,7 @@ export async function runCycles(options: EngineOptions, count: number): Promise<
   const started = performance.now();
   const config = await loadConfig(options.workspace);
   const loop = new Loop(options, config);
+  await checkTargets(options.workspace, config, loop.proposer.name);
   const summary: RunSummary = {
     workspace: options.workspace,
     metric: { name: config.metric.name, direction: config.metric.direction },
@@ -155,7 +158,9 @@ class Loop {
   private readonly secrets: string[];
   private calibration: Calibration | undefined;
   private gatePassed = false;
-  private readonly proposer: Proposer;
+  readonly proposer: Proposer;
+  /** The last cycle's number: a cycle that recorded no lesson still counts. */
+  private cycleNumber = 0;
   private readonly metric: MetricSpec;
 
   constructor(private readonly options: EngineOptions, private readonly config: RsiConfig) {
@@ -179,7 +184,7 @@ class Loop {
   async cycle(): Promise<CycleReport> {
     const { workspace, runner } = this.options;
     const lessonLog = await readLessons(workspace);
-    const cycle = lessonLog.lessons.reduce((max, l) => Math.max(max, l.cycle), 0) + 1;
+    const cycle = (this.cycleNumber = lessonLog.lessons.reduce((max, l) => Math.max(max, l.cycle), this.cycleNumber) + 1);
     const stage = (s: Stage, message: string) => this.emit({ kind: 'stage', cycle, stage: s, message });
 
     stage('prepare', 'preparing the sandboxes');
@@ -188,7 +193,7 @@ class Loop {
     // Absent files too: a kept winner may have deleted one the workspace still has.
     const overlay = Object.fromEntries(this.snapshot);
     const prepared = await runner.request('prepare', { workspace, storageRoot: this.options.storageRoot, overlay, hiddenEnv: this.hiddenEnv }, this.request());
-    this.log(`sandboxes ready in ${prepared.ms} ms (${prepared.copied} files copied, ${prepared.deleted} removed)`);
+    this.log(`sandboxes ready in ${prepared.ms} ms (${prepared.copied} files copied, ${prepared.deleted} removed)`, { debug: true });
     await runner.request('setCandidate', { files: {} }, this.request());
 
     if (!this.gatePassed) {
@@ -307,6 +312,7 @@ class Loop {
       durationMs: Math.round(performance.now() - started),
       ...(proposal.seed !== undefined && { seed: proposal.seed }),
       ...(proposal.params && { params: proposal.params }),
+      ...(this.winners.length > 0 && { baseWinners: [...this.winners] }),
       ...fields,
       ...(fields.detail !== undefined && { detail: this.mask(fields.detail) }),
     });
@@ -449,8 +455,8 @@ class Loop {
     this.options.onEvent?.(event);
   }
 
-  private log(message: string): void {
-    this.emit({ kind: 'log', message });
+  private log(message: string, options: { debug?: boolean } = {}): void {
+    this.emit({ kind: 'log', message, ...options });
   }
 }
 

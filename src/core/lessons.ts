@@ -49,6 +49,11 @@ export interface Lesson {
   seed?: number;
   /** The tuner's parameter values, keyed "file:name". */
   params?: Record<string, number>;
+  /**
+   * Earlier winners of the same run that the baseline was measured with but the workspace's files
+   * did not hold (a pending proposal), oldest first; absent when the baseline was the files as they were.
+   */
+  baseWinners?: string[];
 }
 
 export interface Verdict {

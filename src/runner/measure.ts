@@ -35,7 +35,7 @@ async function runMetric(metric: MetricSpec, cwd: string, signal: AbortSignal, m
     return {
       ok: false,
       outcome: 'memory-exceeded',
-      detail: `peak RSS ${mib(result.peakRssBytes)} exceeded the limit of ${mib(memoryLimitBytes ?? 0)}`,
+      detail: `peak RSS ${mib(result.peakRssBytes)} exceeded the limit of ${mib(memoryLimitBytes ?? 0)} (the baseline's peak plus limits.memoryGrowth in .rsi/config.json)`,
     };
   }
   if (result.exitCode !== 0) {

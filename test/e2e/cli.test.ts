@@ -124,7 +124,7 @@ test('a candidate that allocates far more memory than the baseline is killed as 
   assert.equal(result.code, 0, result.stderr);
   const [lesson] = await readLessonLines(workspace);
   assert.equal(lesson.outcome, 'memory-exceeded', lesson.detail);
-  assert.match(lesson.detail, /exceeded the limit/);
+  assert.match(lesson.detail, /exceeded the limit of [\d.]+ MiB \(the baseline.s peak plus limits\.memoryGrowth in \.rsi\/config\.json\)/);
 });
 
 test('a broken config exits 2 with a message naming the field', async () => {
@@ -155,4 +155,149 @@ test('rsi lessons lists what was tried, and skips a torn last line', async () =>
   const listed = JSON.parse(result.stdout);
   assert.equal(listed.lessons.length, 3);
   assert.deepEqual(listed.skippedLines, []);
+});
+
+test('targets that match no file, or hold no annotation for the tuner, fail before anything runs', async () => {
+  const sandboxes = await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-e2e-sandboxes-'));
+  const run = (workspace: string) => runCli(['cycle', '--cycles', '3', '--workspace', workspace], { env: { RSI_SANDBOX_ROOT: sandboxes } });
+
+  const noMatch = await fixture({ config: { targets: ['src/*.js'] } });
+  const result = await run(noMatch);
+  assert.equal(result.code, 2);
+  assert.equal(result.stderr, 'rsi: invalid config: .rsi/config.json: targets: "src/*.js" matches no file in the workspace; give paths relative to it, e.g. "src/**/*.js"\n');
+
+  const vendored = await run(await fixture({ config: { targets: ['node_modules/lib/*.js'] } }));
+  assert.equal(vendored.code, 2);
+  assert.match(vendored.stderr, /node_modules is never a target, so copy \(vendor\) the dependency into the workspace/);
+
+  const bare = await fixture({ files: { 'params.js': 'const X = 1;\nmodule.exports = { X };\n' } });
+  const unannotated = await run(bare);
+  assert.equal(unannotated.code, 2);
+  assert.match(unannotated.stderr, /^rsi: invalid config: \.rsi\/config\.json: targets: the tuner found no annotated constant in params\.js; annotate one/);
+  // Nothing ran: no sandbox was built, no lesson written.
+  assert.deepEqual(await fs.readdir(sandboxes), []);
+  await assert.rejects(fs.access(path.join(bare, '.rsi/lessons.jsonl')));
+});
+
+test('cycles are numbered in order even when a cycle records no lesson', async () => {
+  // X = 2 is the only other value, and it is worse: the tuner has nothing left to propose after cycle 1.
+  const workspace = await fixture({ files: { 'params.js': 'const X = 1; // rsi: int 1..2\nmodule.exports = { X };\n' }, metric: "const { X } = require('./params');\nconsole.log(JSON.stringify({ score: -X }));\n" });
+  const result = await cycle(workspace, '--cycles', '3');
+  assert.equal(result.code, 0, result.stderr);
+  const summary = JSON.parse(result.stdout);
+  assert.deepEqual(summary.cycles.map((c: { cycle: number; lessons: unknown[] }) => [c.cycle, c.lessons.length]), [[1, 1], [2, 0], [3, 0]]);
+});
+
+test('rsi apply writes the pending proposal unless a file changed since; rsi reject drops it; both record verdicts', async () => {
+  const workspace = await fixture();
+  const first = await cycle(workspace, '--cycles', '2');
+  assert.equal(first.code, 0, first.stderr);
+  const summary = JSON.parse(first.stdout);
+  const saved = JSON.parse(await fs.readFile(path.join(workspace, '.rsi/proposal.json'), 'utf8'));
+  assert.deepEqual(saved.lessons, summary.proposal.lessons);
+  assert.equal(saved.changes[0].before, 'const X = 1; // rsi: int 1..9\nmodule.exports = { X };\n');
+
+  // rsi context states the baseline of the files on disk (X = 1), not cycle 2's, measured with cycle 1's winner.
+  const context = async () => {
+    const result = await runCli(['context', '--workspace', workspace], { env: { RSI_SANDBOX_ROOT: await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-e2e-sandboxes-')) } });
+    assert.equal(result.code, 0, result.stderr);
+    return /^Current baseline: (\S+),/m.exec(result.stdout)?.[1];
+  };
+  assert.notEqual(summary.cycles[1].baseline.median, -25);
+  assert.equal(await context(), '-25');
+
+  const params = path.join(workspace, 'params.js');
+  const original = await fs.readFile(params, 'utf8');
+  await fs.writeFile(params, original + '// edited\n');
+  const stale = await runCli(['apply', '--workspace', workspace]);
+  assert.equal(stale.code, 2);
+  assert.equal(stale.stderr, 'rsi: the proposal no longer applies because params.js changed since it was made: `rsi reject` drops it and `rsi cycle` makes a new one\n');
+  assert.equal(await fs.readFile(params, 'utf8'), original + '// edited\n');
+
+  await fs.writeFile(params, original);
+  const applied = await runCli(['apply', '--workspace', workspace]);
+  assert.equal(applied.code, 0, applied.stderr);
+  assert.equal(await fs.readFile(params, 'utf8'), saved.changes[0].after);
+  await assert.rejects(fs.access(path.join(workspace, '.rsi/proposal.json')));
+  const verdicts = (await readLessonLines(workspace)).filter((r) => r.type === 'verdict');
+  assert.deepEqual(verdicts.map((v) => [v.lesson, v.verdict]), saved.lessons.map((id: string) => [id, 'accepted']));
+  // The files now hold the last winner, whose own runs measured them.
+  assert.equal(Number(await context()), summary.cycles.findLast((c: { winner?: unknown }) => c.winner).winner.metric.candidate.median);
+
+  const other = await fixture();
+  const second = await cycle(other);
+  assert.equal(second.code, 0, second.stderr);
+  const pending = JSON.parse(second.stdout).proposal;
+  const before = await snapshot(other);
+  const rejected = await runCli(['reject', '--workspace', other]);
+  assert.equal(rejected.code, 0, rejected.stderr);
+  assert.deepEqual(await snapshot(other), before);
+  const rejections = (await readLessonLines(other)).filter((r) => r.type === 'verdict');
+  assert.deepEqual(rejections.map((v) => [v.lesson, v.verdict]), pending.lessons.map((id: string) => [id, 'rejected']));
+  const nothing = await runCli(['reject', '--workspace', other]);
+  assert.equal(nothing.code, 2);
+  assert.match(nothing.stderr, /^rsi: there is no pending proposal/);
+});
+
+test('rsi params lists the parameters with their ranges and scales, and the targets with none, running nothing', async () => {
+  const workspace = await fixture({
+    config: { targets: ['*.js'] },
+    files: { 'rates.js': 'let rate = 0.01; // rsi: 0.0001..1\nvar depth = 3 // rsi: 1..5\n' },
+  });
+  const result = await runCli(['params', '--workspace', workspace]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(
+    result.stdout,
+    [
+      'params.js:1  X = 1  int 1..9, linear scale',
+      'rates.js:1  rate = 0.01  0.0001..1, log scale',
+      'rates.js:2  depth = 3  1..5, linear scale',
+      '',
+      'target files with no parameter: metric.js',
+      '',
+    ].join('\n'),
+  );
+  const json = JSON.parse((await runCli(['params', '--json', '--workspace', workspace])).stdout);
+  assert.deepEqual(json.filesWithout, ['metric.js']);
+  assert.equal(json.params[1].scale, 'log');
+  await assert.rejects(fs.access(path.join(workspace, '.rsi/lessons.jsonl')));
+});
+
+test('a config that is not valid JSON gives its line and column', async () => {
+  const workspace = await fixture();
+  await fs.writeFile(path.join(workspace, '.rsi/config.json'), '{\n  "targets": ["params.js"]\n  "gate": []\n}\n');
+  const result = await runCli(['cycle', '--workspace', workspace]);
+  assert.equal(result.code, 2);
+  assert.match(result.stderr, /^rsi: invalid config: \S+\/\.rsi\/config\.json: not valid JSON at line 3, column 3: expected ',' or '}' after property value\n$/);
+});
+
+test('an unknown option gets the usage and the nearest option; --version prints the version', async () => {
+  const typo = await runCli(['cycle', '--cycle', '3']);
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /^rsi: unknown option --cycle \(did you mean --cycles\?\)\nusage:\n/);
+  const missing = await runCli(['cycle', '--cycles']);
+  assert.match(missing.stderr, /^rsi: --cycles needs a value\n/);
+  const command = await runCli(['aply']);
+  assert.match(command.stderr, /^rsi: unknown command: aply \(did you mean apply\?\)/);
+  const version = await runCli(['--version']);
+  assert.equal(version.code, 0);
+  const { version: expected } = JSON.parse(await fs.readFile(path.resolve(__dirname, '../../package.json'), 'utf8'));
+  assert.equal(version.stdout, `${expected}\n`);
+});
+
+test('the runner\'s and the engine\'s housekeeping stay out of the output unless asked for with --verbose or RSI_DEBUG', async () => {
+  // A preload that only the forked runner (it has an IPC channel) runs: a stand-in for its restart notices.
+  const preload = path.join(await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-e2e-preload-')), 'chatter.js');
+  await fs.writeFile(preload, "if (process.send) process.stderr.write('runner chatter\\n');\n");
+  const workspace = await fixture({ config: { candidates: 1 } });
+  const run = async (args: string[], env: NodeJS.ProcessEnv = {}) =>
+    runCli(['cycle', '--workspace', workspace, ...args], { env: { RSI_SANDBOX_ROOT: await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-e2e-sandboxes-')), NODE_OPTIONS: `--require ${preload}`, ...env } });
+  const quiet = await run([]);
+  assert.equal(quiet.code, 0, quiet.stderr);
+  assert.doesNotMatch(quiet.stderr, /runner chatter|sandboxes ready/);
+  assert.match(quiet.stderr, /^\[cycle 1\] measuring the baseline$/m);
+  const verbose = (await run(['--verbose'])).stderr;
+  assert.match(verbose, /^\[debug\] \[runner\] runner chatter$/m);
+  assert.match(verbose, /^\[debug\] sandboxes ready in \d+ ms/m);
+  assert.match((await run([], { RSI_DEBUG: '1' })).stderr, /^\[debug\] \[runner\] runner chatter$/m);
 });

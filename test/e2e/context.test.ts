@@ -23,12 +23,13 @@ async function fixture(lessons: object[] = []): Promise<string> {
   return workspace;
 }
 
+const RAISE_TO_4 = '--- a/params.js\n+++ b/params.js\n@@ -1,1 +1,1 @@\n-const X = 1; // rsi: int 1..9\n+const X = 4; // rsi: int 1..9\n';
 const base = { v: 1, time: '2025-01-01T00:00:00.000Z', cycle: 1, proposer: 'command', files: ['params.js'], patchHash: '', durationMs: 1 };
 const metric = (change: number) => ({ name: 'score', direction: 'maximize', baseline: { median: -25, n: 1 }, candidate: { median: -25 * (1 - change), n: 1 }, change, ci: [change, change], p: 0 });
 
 test('rsi context prints the goal, the lessons digest, the measuring code and a profile taken in a sandbox', async () => {
   const workspace = await fixture([
-    { ...base, id: 'a', hypothesis: 'raise X to 4', patch: '-const X = 1;\n+const X = 4;\n', outcome: 'kept', metric: metric(0.64) },
+    { ...base, id: 'a', hypothesis: 'raise X to 4', patch: RAISE_TO_4, outcome: 'kept', metric: metric(0.64) },
     { ...base, id: 'b', hypothesis: 'raise X to 9', patch: '', outcome: 'kept', metric: metric(0.36) },
     { v: 1, type: 'verdict', lesson: 'b', verdict: 'rejected' },
   ]);
@@ -38,11 +39,11 @@ test('rsi context prints the goal, the lessons digest, the measuring code and a 
   assert.match(result.stdout, /^## Goal\nMake the metric `score` higher \(maximize\)/);
   assert.match(result.stdout, /^Current baseline: -25, the median of 1 run\.$/m);
   assert.match(result.stdout, /^The metric is deterministic/m);
-  assert.match(result.stdout, /^- \+64\.00% "raise X to 4" in params\.js\n {4}-const X = 1;\n {4}\+const X = 4;$/m);
+  assert.match(result.stdout, /^- \+64\.00% "raise X to 4" in params\.js\n {4}-const X = 1; \/\/ rsi: int 1\.\.9\n {4}\+const X = 4; \/\/ rsi: int 1\.\.9$/m);
   assert.match(result.stdout, /^- the user rejected: "raise X to 9" in params\.js \(measured \+36\.00%\)$/m);
   assert.match(result.stdout, /^### params\.js\n```\nconst X = 1;/m);
   assert.match(result.stdout, /^- params\.js: 1 commit, last changed today/m);
-  assert.match(result.stderr, /^\d+ characters \(budget 60000\); the baseline is the latest lesson's/m);
+  assert.match(result.stderr, /^\d+ characters \(budget 60000\); the baseline is cycle 1's measurement of the files as they are now/m);
   assert.match(result.stdout, /^## Measuring code .*\n### metric\.js \(run by the metric command `node metric\.js`\)\n```\nrequire\('fs'\)/m);
   assert.match(result.stdout, /^## Where the time goes: CPU profile of one baseline run \(\d+ ms busy in 1 Node process;/m);
   assert.match(result.stderr, /^profiling one baseline run of `node metric\.js` \(once per baseline\)$/m, 'running the metric is said');
@@ -58,7 +59,7 @@ test('rsi context without lessons says no baseline was measured', async () => {
   const workspace = await fixture();
   const result = await runCli(['context', '--workspace', workspace], { env: { RSI_SANDBOX_ROOT: tempDir('rsi-e2e-storage-') } });
   assert.equal(result.code, 0, result.stderr);
-  assert.match(result.stdout, /^Current baseline: \(no baseline measured yet\)\.$/m);
+  assert.match(result.stdout, /^Current baseline: \(none measured on the files as they are now\)\.$/m);
   assert.doesNotMatch(result.stdout, /What was tried before/);
 });
 

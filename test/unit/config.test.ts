@@ -56,6 +56,10 @@ test('what the schema cannot check is checked too', () => {
   assert.deepEqual(problems({ ...valid, sampling: { minRuns: 10, maxRuns: 6 } }), ['sampling.maxRuns: must be at least sampling.minRuns (10)']);
 });
 
-test('broken JSON is reported as such', () => {
-  assert.throws(() => parseConfig('{ "metric": '), (err: unknown) => err instanceof ConfigError && /not valid JSON/.test(err.message));
+test('broken JSON is reported with the line and column where it breaks', () => {
+  assert.throws(() => parseConfig('{ "metric": '), (err: unknown) => err instanceof ConfigError && /not valid JSON at line 1, column 13: unexpected end/.test(err.message));
+  // A missing comma: the message V8 gives carries an offset, which becomes a line and a column.
+  assert.throws(() => parseConfig('{\n  "targets": ["a"]\n  "gate": []\n}'), /not valid JSON at line 3, column 3: expected ',' or '}' after property value/);
+  // A trailing comma: V8 quotes the text instead of giving an offset; the place is found all the same.
+  assert.throws(() => parseConfig('{\n  "targets": ["a",],\n}'), /not valid JSON at line 2, column 19: unexpected token '\]'$/);
 });

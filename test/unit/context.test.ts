@@ -154,7 +154,7 @@ test('any budget from the schema minimum up is respected', () => {
     const text = buildContext({ ...input, budgetChars: budget });
     assert.ok(text.length <= budget, `${text.length} > ${budget}`);
     assert.match(text, /^## Goal\nMake the metric `ms` lower \(minimize\)/);
-    assert.match(text, /^Current baseline: \(no baseline measured yet\)\.$/m);
+    assert.match(text, /^Current baseline: \(none measured on the files as they are now\)\.$/m);
     assert.ok(text.includes(ANSWER_FORMAT), `the answer format is whole at ${budget}`);
   }
 });

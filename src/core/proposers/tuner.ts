@@ -110,7 +110,37 @@ export function applyValues(text: string, changes: { param: Parameter; literal: 
   return out;
 }
 
-// Steps are fractions of the range (of its logarithm for positive ranges spanning more than a decade).
+/** Positive ranges spanning more than a decade are searched on a log scale: 0.001..1 moves by factors, not by thousandths. */
+export function isLogScale(p: Pick<Parameter, 'lo' | 'hi'>): boolean {
+  return p.lo > 0 && p.hi / p.lo > 10;
+}
+
+/** The annotated parameters of the target files, as the tuner sees them, and the files' texts. */
+export interface ParameterScan {
+  params: Parameter[];
+  texts: Map<string, string>;
+}
+
+/** Reads every target file and finds its parameters; unreadable files and annotations go to `report`. */
+export async function scanParameters(
+  targetFiles: string[], readFile: (file: string) => Promise<string>, report: (message: string) => void,
+): Promise<ParameterScan> {
+  const scan: ParameterScan = { params: [], texts: new Map() };
+  for (const file of targetFiles) {
+    let text: string;
+    try {
+      text = await readFile(file);
+    } catch (err) {
+      report(`cannot read ${file}: ${(err as Error).message}`);
+      continue;
+    }
+    scan.texts.set(file, text);
+    scan.params.push(...findParameters(file, text, report));
+  }
+  return scan;
+}
+
+// Steps are fractions of the range (of its logarithm on a log scale).
 const INITIAL_STEP = 0.2;
 const MIN_STEP = 0.005;
 const MAX_STEP = 0.5;
@@ -198,7 +228,7 @@ function mutate(p: Parameter, m: Memory, rand: () => number, attempt: number): M
   // Jitter the step; retries reach geometrically further, up to the whole range by the last attempt,
   // so a crowded neighbourhood or a step shrunk to the minimum does not end the search early.
   const frac = Math.min(1, m.step * (1 / m.step) ** (attempt / MAX_ATTEMPTS) * (0.5 + rand()));
-  const log = p.lo > 0 && p.hi / p.lo > 10;
+  const log = isLogScale(p);
   let to = clamp(log ? x * (p.hi / p.lo) ** (dir * frac) : x + dir * frac * (p.hi - p.lo), p.lo, p.hi);
   if (p.int) {
     to = Math.round(to);
@@ -248,19 +278,7 @@ export function createTuner(): Proposer {
     name: 'tuner',
     async propose(ctx: ProposeContext): Promise<Proposal[]> {
       const log = (message: string) => ctx.log(`tuner: ${message}`);
-      const texts = new Map<string, string>();
-      const params: Parameter[] = [];
-      for (const file of ctx.targetFiles) {
-        let text: string;
-        try {
-          text = await ctx.readFile(file);
-        } catch (err) {
-          log(`cannot read ${file}: ${(err as Error).message}`);
-          continue;
-        }
-        texts.set(file, text);
-        params.push(...findParameters(file, text, log));
-      }
+      const { params, texts } = await scanParameters(ctx.targetFiles, (file) => ctx.readFile(file), log);
       if (params.length === 0) {
         log(`no annotated parameters in the ${ctx.targetFiles.length} target file(s); ${HOW_TO_ANNOTATE}`);
         return [];
