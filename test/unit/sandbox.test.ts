@@ -2,8 +2,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import {
-  chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync,
-  rmSync, statSync, symlinkSync, utimesSync, writeFileSync,
+  chmodSync, closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync,
+  realpathSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync,
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -241,6 +241,41 @@ test('the lock: a live pid refuses, a dead one is taken over, the same process c
     assert.equal(JSON.parse(readFileSync(lock, 'utf8')).pid, process.pid);
     assert.equal(read(a.dir, 'a.txt'), 'edited, not committed\n');
   });
+});
+
+test('a sparse file stays sparse in the sandboxes, with the same bytes', async () => {
+  const ws = makeRepo();
+  const file = join(ws, 'disk.img');
+  const size = 256 * 1024 * 1024;
+  writeFileSync(file, '');
+  truncateSync(file, size);
+  const fd = openSync(file, 'r+');
+  writeSync(fd, 'head', 0);
+  writeSync(fd, 'middle', size / 2 + 1000);
+  writeSync(fd, 'tail', size - 4);
+  closeSync(fd);
+  chmodSync(file, 0o640);
+  const source = statSync(file);
+  assert.ok(source.blocks * 512 < 1024 * 1024, 'this file system keeps the test file sparse');
+  await withPool(async (pool) => {
+    const { a, b } = await pool.acquire({});
+    for (const dir of [a.dir, b.dir]) {
+      const copy = statSync(join(dir, 'disk.img'));
+      assert.equal(copy.size, size);
+      assert.equal(copy.mode & 0o777, 0o640);
+      assert.ok(copy.blocks * 512 <= source.blocks * 512 + 64 * 1024, `${copy.blocks * 512} bytes on disk for ${source.blocks * 512} in the workspace`);
+      const copyFd = openSync(join(dir, 'disk.img'), 'r');
+      const at = (position: number, length: number) => {
+        const buffer = Buffer.alloc(length);
+        readSync(copyFd, buffer, 0, length, position);
+        return buffer.toString('latin1');
+      };
+      assert.equal(at(0, 5), 'head\0');
+      assert.equal(at(size / 2 + 999, 8), '\0middle\0');
+      assert.equal(at(size - 5, 5), '\0tail');
+      closeSync(copyFd);
+    }
+  }, ws);
 });
 
 test('sandboxes persist across runs, and a candidate left by a crashed run is repaired', async () => {
