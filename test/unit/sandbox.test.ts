@@ -5,7 +5,7 @@ import {
   chmodSync, closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync,
   realpathSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Sandbox, SandboxPool, checkRelPath } from '../../src/runner/sandbox';
 
@@ -126,7 +126,9 @@ test('user files are never hard-linked: inodes differ, and writing in the sandbo
     }
     for (const rel of ['a.txt', 'new.txt', 'run.sh']) writeFileSync(join(a.dir, rel), 'clobbered by a command\n', { flag: 'r+' });
     await b.applyCandidate({ 'a.txt': 'candidate\n', 'src/b.ts': null, 'made.ts': 'x' });
-    assert.deepEqual(snapshot(ws), before);
+    const { '.rsi/run.lock': lock, ...after } = snapshot(ws);
+    assert.ok(lock, 'the run holds the workspace\'s lock');
+    assert.deepEqual(after, before);
   });
 });
 
@@ -220,19 +222,18 @@ test('paths that escape the sandbox are refused before anything is written', asy
   });
 });
 
-test('the lock: a live pid refuses, a dead one is taken over, the same process cannot share', async () => {
+test('the lock: in the workspace, a live runner refuses, a dead one is taken over, the same process cannot share', async () => {
   await withPool(async (pool, ws, storage) => {
     await pool.acquire({});
-    await assert.rejects(new SandboxPool(storage, ws).acquire({}), /already in use in this process/);
+    await assert.rejects(new SandboxPool(storage, ws).acquire({}), /already in use by another run in this process/);
     await pool.release();
-    const [home] = readdirSync(storage);
-    const lock = join(storage, home, 'lock');
+    const lock = join(ws, '.rsi', 'run.lock');
     assert.equal(existsSync(lock), false, 'release drops the lock');
 
     const other = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
-      writeFileSync(lock, JSON.stringify({ pid: other.pid }));
-      await assert.rejects(pool.acquire({}), new RegExp(`in use by another RSI run \\(pid ${other.pid}\\)`));
+      writeFileSync(lock, JSON.stringify({ pid: other.pid, start: '', host: hostname(), engine: process.pid, engineStart: '' }));
+      await assert.rejects(pool.acquire({}), new RegExp(`^Error: this workspace is in use by another RSI run \\(runner pid ${other.pid}, started by pid ${process.pid}\\): wait for it to end, or stop it with Ctrl-C in its terminal, "RSI: Stop" in the editor, or kill ${other.pid}$`));
     } finally {
       other.kill('SIGKILL');
       await new Promise((resolve) => other.once('exit', resolve));
