@@ -163,9 +163,17 @@ export const MARK_VARIABLE = 'RSI_RUN';
 const PROCESS_MARK = randomUUID();
 let commandCount = 0;
 
-/** `env` with `mark` added to its marks, for a child whose descendants are found by it. */
+/**
+ * The mark of a new command. Of one width: the size of the environment moves the stack of the
+ * program, which can shift what it measures, so a baseline's runs and a candidate's must not differ in it.
+ */
+function nextCommandMark(): string {
+  return `${PROCESS_MARK}:${String(++commandCount).padStart(12, '0')}`;
+}
+
+/** `env` with `mark` added to its marks (those of this process when `env` has none), for a child whose descendants are found by it. */
 export function withMark(env: NodeJS.ProcessEnv, mark: string): NodeJS.ProcessEnv {
-  const marks = env[MARK_VARIABLE];
+  const marks = env[MARK_VARIABLE] ?? process.env[MARK_VARIABLE];
   return { ...env, [MARK_VARIABLE]: marks ? `${marks} ${mark}` : mark };
 }
 
@@ -402,7 +410,7 @@ export async function execCommand(options: ExecOptions): Promise<ExecResult> {
   }
   const started = performance.now();
   const [file, ...args] = options.argv ?? ['/bin/sh', '-c', options.command];
-  const mark = `${PROCESS_MARK}:${++commandCount}`;
+  const mark = nextCommandMark();
   const child = spawn(file, args, {
     cwd: options.cwd,
     env: withMark(options.env ?? process.env, mark),

@@ -150,7 +150,7 @@ test('a command carries its mark after the marks it inherited, and killMarked fi
   const r = await execCommand({ ...base, env: { ...process.env, [MARK_VARIABLE]: 'outer' }, command: `echo $${MARK_VARIABLE}` });
   const [outer, own, ...rest] = r.stdout.trim().split(' ');
   assert.equal(outer, 'outer');
-  assert.match(own, /^[0-9a-f-]{36}:\d+$/);
+  assert.match(own, /^[0-9a-f-]{36}:\d{12}$/, 'one width for every command');
   assert.deepEqual(rest, []);
 
   // A process started with a mark outside any command (as the engine starts the runner) is found by it.
