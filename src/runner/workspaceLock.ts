@@ -35,15 +35,32 @@ interface LockOwner {
   start: string;
   host: string;
   /** The engine that started the runner (the CLI or the editor), and its start time. */
-  engine: number;
+  engine?: number;
   engineStart: string;
 }
+
+const IN_THIS_PROCESS = 'this workspace is already in use by another run in this process';
 
 /** Lock files this process holds. */
 const held = new Set<string>();
 
 function code(error: unknown): string | undefined {
   return (error as NodeJS.ErrnoException | undefined)?.code;
+}
+
+/** A lock's owner; undefined when the text is not one (damaged). */
+function parseOwner(text: string): LockOwner | undefined {
+  let json: Partial<Record<keyof LockOwner, unknown>>;
+  try {
+    json = JSON.parse(text) ?? {};
+  } catch {
+    return undefined;
+  }
+  const positive = (value: unknown) => (Number.isInteger(value) && (value as number) > 0 ? (value as number) : undefined);
+  const string = (value: unknown) => (typeof value === 'string' ? value : '');
+  const pid = positive(json.pid);
+  if (pid === undefined || typeof json.host !== 'string') return undefined;
+  return { pid, start: string(json.start), host: json.host, engine: positive(json.engine), engineStart: string(json.engineStart) };
 }
 
 /** The lock's owner (undefined when damaged) and inode; undefined when there is no lock. */
@@ -58,15 +75,7 @@ async function readLock(file: string): Promise<{ owner: LockOwner | undefined; i
   try {
     // Inode and content from one open file: the lock is replaced, never rewritten in place.
     const { ino } = await handle.stat();
-    const text = await handle.readFile('utf8');
-    let owner: Partial<LockOwner> | undefined;
-    try {
-      owner = JSON.parse(text) as Partial<LockOwner>;
-    } catch {
-      owner = undefined;
-    }
-    const whole = Number.isInteger(owner?.pid) && owner!.pid! > 0 && typeof owner?.host === 'string';
-    return { owner: whole ? (owner as LockOwner) : undefined, ino };
+    return { owner: parseOwner(await handle.readFile('utf8')), ino };
   } finally {
     await handle.close();
   }
@@ -74,13 +83,12 @@ async function readLock(file: string): Promise<{ owner: LockOwner | undefined; i
 
 type OwnerState = 'stale' | 'live' | 'leaving' | 'foreign';
 
-function ownerState(owner: LockOwner | undefined, file: string): OwnerState {
-  if (!owner) return 'stale';
+function ownerState(owner: LockOwner, file: string): OwnerState {
   if (owner.host !== hostname()) return 'foreign';
   // Our pid: held if this process holds it, else left by an earlier process that had our pid.
   if (owner.pid === process.pid) return held.has(file) ? 'live' : 'stale';
-  if (!isProcessRunning(owner.pid, owner.start ?? '')) return 'stale';
-  if (Number.isInteger(owner.engine) && !isProcessRunning(owner.engine, owner.engineStart ?? '')) return 'leaving';
+  if (!isProcessRunning(owner.pid, owner.start)) return 'stale';
+  if (owner.engine !== undefined && !isProcessRunning(owner.engine, owner.engineStart)) return 'leaving';
   return 'live';
 }
 
@@ -88,7 +96,7 @@ function inUse(owner: LockOwner, file: string): Error {
   if (owner.host !== hostname()) {
     return new Error(`this workspace is in use by an RSI run on ${owner.host} (runner pid ${owner.pid}); if none runs there any more, delete ${file}`);
   }
-  if (owner.pid === process.pid) return new Error('this workspace is already in use by another run in this process');
+  if (owner.pid === process.pid) return new Error(IN_THIS_PROCESS);
   return new Error(
     `this workspace is in use by another RSI run (runner pid ${owner.pid}, started by pid ${owner.engine}): ` +
       `wait for it to end, or stop it with Ctrl-C in its terminal, "RSI: Stop" in the editor, or kill ${owner.pid}`,
@@ -125,7 +133,7 @@ export class WorkspaceLock {
   /** Take the lock of `workspace`, or throw a sentence saying who holds it and how to stop them. */
   static async take(workspace: string): Promise<WorkspaceLock> {
     const file = path.join(await fs.realpath(workspace), LOCK_FILE);
-    if (held.has(file)) throw new Error('this workspace is already in use by another run in this process');
+    if (held.has(file)) throw new Error(IN_THIS_PROCESS);
     const me: LockOwner = { pid: process.pid, start: processStart(process.pid), host: hostname(), engine: process.ppid, engineStart: processStart(process.ppid) };
     const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
     try {
@@ -146,15 +154,12 @@ export class WorkspaceLock {
           if (code(error) !== 'EEXIST') throw error;
         }
         const found = await readLock(file);
-        const state = found ? ownerState(found.owner, file) : 'gone'; // gone: released meanwhile
-        if (state === 'live' || state === 'foreign' || (state === 'leaving' && Date.now() >= deadline)) throw inUse(found!.owner!, file);
-        if (state === 'leaving') {
-          await delay(POLL_MS);
-        } else if (++retries > MAX_RETRIES) {
-          throw new Error(`could not take the run lock ${file}: it keeps changing; is another RSI run starting?`);
-        } else if (state === 'stale') {
-          await removeStale(file, found!.ino);
-        }
+        const owner = found?.owner;
+        const state = !found ? 'gone' : owner ? ownerState(owner, file) : 'stale'; // gone: released meanwhile
+        if (owner && (state === 'live' || state === 'foreign' || (state === 'leaving' && Date.now() >= deadline))) throw inUse(owner, file);
+        if (state === 'leaving') await delay(POLL_MS);
+        else if (++retries > MAX_RETRIES) throw new Error(`could not take the run lock ${file}: it keeps changing; is another RSI run starting?`);
+        else if (found && state === 'stale') await removeStale(file, found.ino);
       }
     } finally {
       await fs.rm(tmp, { force: true });
