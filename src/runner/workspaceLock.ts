@@ -92,12 +92,17 @@ function ownerState(owner: LockOwner, file: string): OwnerState {
   return 'live';
 }
 
+/** The user's to fix, told in one sentence without a stack: `kind` is what the runner channel's errors carry. */
+function userError(message: string): Error {
+  return Object.assign(new Error(message), { kind: 'user' as const });
+}
+
 function inUse(owner: LockOwner, file: string): Error {
   if (owner.host !== hostname()) {
-    return new Error(`this workspace is in use by an RSI run on ${owner.host} (runner pid ${owner.pid}); if none runs there any more, delete ${file}`);
+    return userError(`this workspace is in use by an RSI run on ${owner.host} (runner pid ${owner.pid}); if none runs there any more, delete ${file}`);
   }
-  if (owner.pid === process.pid) return new Error(IN_THIS_PROCESS);
-  return new Error(
+  if (owner.pid === process.pid) return userError(IN_THIS_PROCESS);
+  return userError(
     `this workspace is in use by another RSI run (runner pid ${owner.pid}, started by pid ${owner.engine}): ` +
       `wait for it to end, or stop it with Ctrl-C in its terminal, "RSI: Stop" in the editor, or kill ${owner.pid}`,
   );
@@ -133,15 +138,11 @@ export class WorkspaceLock {
   /** Take the lock of `workspace`, or throw a sentence saying who holds it and how to stop them. */
   static async take(workspace: string): Promise<WorkspaceLock> {
     const file = path.join(await fs.realpath(workspace), LOCK_FILE);
-    if (held.has(file)) throw new Error(IN_THIS_PROCESS);
+    if (held.has(file)) throw userError(IN_THIS_PROCESS);
     const me: LockOwner = { pid: process.pid, start: processStart(process.pid), host: hostname(), engine: process.ppid, engineStart: processStart(process.ppid) };
     const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
-    try {
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      await fs.writeFile(tmp, JSON.stringify(me));
-    } catch (error) {
-      throw new Error(`cannot write the run lock ${file}: ${(error as Error).message}`, { cause: error });
-    }
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.writeFile(tmp, JSON.stringify(me));
     try {
       const deadline = Date.now() + SHUTDOWN_WAIT_MS;
       let retries = 0;
@@ -158,7 +159,7 @@ export class WorkspaceLock {
         const state = !found ? 'gone' : owner ? ownerState(owner, file) : 'stale'; // gone: released meanwhile
         if (owner && (state === 'live' || state === 'foreign' || (state === 'leaving' && Date.now() >= deadline))) throw inUse(owner, file);
         if (state === 'leaving') await delay(POLL_MS);
-        else if (++retries > MAX_RETRIES) throw new Error(`could not take the run lock ${file}: it keeps changing; is another RSI run starting?`);
+        else if (++retries > MAX_RETRIES) throw userError(`could not take the run lock ${file}: it keeps changing; is another RSI run starting?`);
         else if (found && state === 'stale') await removeStale(file, found.ino);
       }
     } finally {

@@ -129,7 +129,7 @@ test('two runs on one workspace with different sandbox roots: the second is refu
       await first.request('prepare', { workspace: scene.ws, storageRoot: scene.roots[0], overlay: {} });
       await assert.rejects(
         second.request('prepare', { workspace: scene.ws, storageRoot: scene.roots[1], overlay: {} }),
-        new RegExp(`^Error: this workspace is in use by another RSI run \\(runner pid ${first.pid}, started by pid ${process.pid}\\): wait for it to end, or stop it with Ctrl-C in its terminal, "RSI: Stop" in the editor, or kill ${first.pid}$`),
+        new RegExp(`this workspace is in use by another RSI run \\(runner pid ${first.pid}, started by pid ${process.pid}\\): wait for it to end, or stop it with Ctrl-C in its terminal, "RSI: Stop" in the editor, or kill ${first.pid}$`),
       );
       await first.request('release', {});
       await second.request('prepare', { workspace: scene.ws, storageRoot: scene.roots[1], overlay: {} });

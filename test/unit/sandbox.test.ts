@@ -233,7 +233,7 @@ test('the lock: in the workspace, a live runner refuses, a dead one is taken ove
     const other = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
       writeFileSync(lock, JSON.stringify({ pid: other.pid, start: '', host: hostname(), engine: process.pid, engineStart: '' }));
-      await assert.rejects(pool.acquire({}), new RegExp(`^Error: this workspace is in use by another RSI run \\(runner pid ${other.pid}, started by pid ${process.pid}\\): wait for it to end, or stop it with Ctrl-C in its terminal, "RSI: Stop" in the editor, or kill ${other.pid}$`));
+      await assert.rejects(pool.acquire({}), new RegExp(`this workspace is in use by another RSI run \\(runner pid ${other.pid}, started by pid ${process.pid}\\): wait for it to end, or stop it with Ctrl-C in its terminal, "RSI: Stop" in the editor, or kill ${other.pid}$`));
     } finally {
       other.kill('SIGKILL');
       await new Promise((resolve) => other.once('exit', resolve));

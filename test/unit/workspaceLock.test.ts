@@ -86,7 +86,7 @@ test('a live owner is never taken over; one whose engine is gone is waited for w
 test('a lock from another host is never taken over, and the message says how to clear it', async () => {
   await withWorkspace(async (ws, lock) => {
     writeFileSync(lock, owner(1, { host: 'elsewhere' }));
-    await assert.rejects(WorkspaceLock.take(ws), new RegExp(`^Error: this workspace is in use by an RSI run on elsewhere \\(runner pid 1\\); if none runs there any more, delete ${lock}$`));
+    await assert.rejects(WorkspaceLock.take(ws), new RegExp(`this workspace is in use by an RSI run on elsewhere \\(runner pid 1\\); if none runs there any more, delete ${lock}$`));
   });
 });
 
