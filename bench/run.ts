@@ -5,8 +5,8 @@
  *
  * To add a measurement: write a `Measurement` (name, how, run(ctx) -> rows) and list it below.
  * Env: BENCH_ONLY=comma-separated name prefixes; BENCH_AA_PAIRS, BENCH_AA_TRIALS, BENCH_AA_MINUTES, BENCH_START_RUNS,
- * BENCH_SANDBOX_REPS, BENCH_RESET_RUNS, BENCH_AGENT_REPS, BENCH_AGENT_RESETS, BENCH_HISTORY_REPS, BENCH_LESSONS_RUNS, BENCH_CYCLES;
- * BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
+ * BENCH_SANDBOX_REPS, BENCH_RESET_RUNS, BENCH_SPARSE_REPS, BENCH_AGENT_REPS, BENCH_AGENT_RESETS, BENCH_HISTORY_REPS, BENCH_LESSONS_RUNS,
+ * BENCH_CYCLES; BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
  */
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -21,11 +21,13 @@ import { Context, formatTable, progress, type Measurement, type Row } from './li
 import { profileOverhead, promptSize, promptWithProfile } from './prompt';
 import { runnerColdStart } from './runner';
 import { sandboxBuild, sandboxReset } from './sandbox';
+import { sparseCopy } from './sparse';
 
 const MEASUREMENTS: Measurement[] = [
   runnerColdStart,
   sandboxBuild,
   sandboxReset,
+  sparseCopy,
   agentCopyBuild,
   aaFalseKeeps,
   historyIndex,

@@ -1,5 +1,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { fromWire } from '../protocol/errors';
+import { killMarked, withMark } from './exec';
 import { CancelledError, type FromRunner, type Method, type ProgressEvent, type RunnerMethods, type ToRunner } from './protocol';
 
 export { CancelledError };
@@ -28,7 +30,10 @@ interface Pending {
 
 /**
  * The engine's side of the runner: starts it on the first request, restarts it after a crash
- * within a budget, cancels requests, and stops it gracefully (then by force) on dispose.
+ * within a budget, cancels requests, and stops it gracefully (then by force) on dispose. Each
+ * runner is started with a mark in its environment that everything it starts inherits: when it
+ * exits, however it exits (a SIGKILL leaves its commands running), whatever still carries the mark
+ * is killed (Linux; see exec.ts).
  */
 export class RunnerClient {
   private child: ChildProcess | undefined;
@@ -40,6 +45,8 @@ export class RunnerClient {
   /** A runner being stopped on purpose: its exit is no crash. */
   private stopping: ChildProcess | undefined;
   private startRssBytes: number | undefined;
+  /** Killing what the last runner left: the next runner starts, and dispose ends, after it. */
+  private sweeping: Promise<void> = Promise.resolve();
 
   constructor(private readonly options: RunnerClientOptions) {}
 
@@ -78,6 +85,7 @@ export class RunnerClient {
   async dispose(deadlineMs = 3000): Promise<void> {
     this.disposed = true;
     await this.stop(deadlineMs);
+    await this.sweeping;
   }
 
   /**
@@ -104,9 +112,14 @@ export class RunnerClient {
     clearTimeout(timer);
   }
 
-  private start(): Promise<ChildProcess> {
+  private async start(): Promise<ChildProcess> {
+    if (this.disposed) throw new Error('the runner was stopped');
+    if (!this.ready) await this.sweeping;
+    return this.ready ?? this.spawn();
+  }
+
+  private spawn(): Promise<ChildProcess> {
     if (this.disposed) return Promise.reject(new Error('the runner was stopped'));
-    if (this.ready) return this.ready;
     const maxCrashes = this.options.maxCrashes ?? 5;
     const windowMs = this.options.crashWindowMs ?? 3 * 60_000;
     const now = Date.now();
@@ -115,7 +128,8 @@ export class RunnerClient {
       return Promise.reject(new Error(`the runner crashed ${this.crashes.length} times in ${windowMs / 60_000} minutes; it is not restarted again (see the log)`));
     }
     this.ready = new Promise((resolve, reject) => {
-      const child = fork(this.options.runnerPath, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [] });
+      const mark = randomUUID();
+      const child = fork(this.options.runnerPath, [], { stdio: ['ignore', 'ignore', 'pipe', 'ipc'], execArgv: [], env: withMark(process.env, mark) });
       this.child = child;
       child.stderr?.setEncoding('utf8').on('data', (text: string) => {
         for (const line of text.split('\n')) if (line) this.options.log?.(`[runner] ${line}`);
@@ -133,6 +147,7 @@ export class RunnerClient {
           this.child = undefined;
           this.ready = undefined;
         }
+        this.sweeping = this.sweeping.then(() => killMarked(mark));
         reject(new Error(`the runner exited before it was ready (${signal ?? code})`));
         if (this.disposed || this.stopping === child) return;
         this.crashes.push(Date.now());
@@ -159,7 +174,9 @@ export class RunnerClient {
 
   private post(child: ChildProcess, message: ToRunner): boolean {
     if (!child.connected) return false;
-    child.send(message);
+    // A channel closing under the send reports here, not as an 'error' event nobody listens to:
+    // the runner's exit fails the pending requests.
+    child.send(message, (error) => error && this.options.log?.(`cannot reach the runner: ${error.message}`));
     return true;
   }
 }

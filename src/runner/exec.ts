@@ -3,12 +3,19 @@
  * group, a timeout, an output cap, RSS sampling of the whole process tree, and a tree kill that
  * leaves nothing running behind it.
  *
+ * Every command carries a mark in its environment (RSI_RUN, see withMark) that its descendants
+ * inherit: on Linux a process that left the tree (a double-forked daemon, a setsid grandchild whose
+ * parent died) is still found by it in /proc/PID/environ, and a process whose runner was killed can
+ * be found by its engine (killMarked).
+ *
  * POSIX only (Linux, macOS): it relies on process groups, and on /proc (Linux) or `ps` (macOS) to
- * see the tree. Windows is not supported by the runner yet.
+ * see the tree. macOS has no /proc: the tree is followed by parent pid only, and marks are not read.
+ * Windows is not supported by the runner yet.
  *
  * Only Node builtins: the runner must stay lighter than what it measures.
  */
 import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
@@ -94,6 +101,8 @@ interface ProcInfo {
   /** A zombie holds no memory and runs nothing; only its parent (or init) can remove it. */
   zombie: boolean;
   rssKb: number;
+  /** It carries the tree's mark (Linux; read only for processes that could carry it). */
+  marked?: boolean;
 }
 
 function readStat(pid: number): ProcInfo | undefined {
@@ -123,45 +132,127 @@ function psAll(): Promise<Map<number, ProcInfo> | undefined> {
   });
 }
 
+/**
+ * Whether `pid` is a running process (a zombie is not), and the same one that started at `start`
+ * when that is known (Linux). Elsewhere a zombie counts as running.
+ */
+export function isProcessRunning(pid: number, start = ''): boolean {
+  if (LINUX) {
+    const info = readStat(pid);
+    return info !== undefined && !info.zombie && (start === '' || info.start === start);
+  }
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/** What tells a process apart from a later one with its pid (Linux: start time since boot; '' elsewhere). */
+export function processStart(pid: number): string {
+  return (LINUX && readStat(pid)?.start) || '';
+}
+
+/**
+ * The environment variable of the marks: space-separated, one added by each RSI process on the way
+ * down (an RSI run can run inside a command of another, e.g. this project's own tests).
+ */
+export const MARK_VARIABLE = 'RSI_RUN';
+
+/** This process's mark; its commands carry `${PROCESS_MARK}:${n}`. */
+const PROCESS_MARK = randomUUID();
+let commandCount = 0;
+
+/**
+ * The mark of a new command. Of one width: the size of the environment moves the stack of the
+ * program, which can shift what it measures, so a baseline's runs and a candidate's must not differ in it.
+ */
+function nextCommandMark(): string {
+  return `${PROCESS_MARK}:${String(++commandCount).padStart(12, '0')}`;
+}
+
+/** `env` with `mark` added to its marks (those of this process when `env` has none), for a child whose descendants are found by it. */
+export function withMark(env: NodeJS.ProcessEnv, mark: string): NodeJS.ProcessEnv {
+  const marks = env[MARK_VARIABLE] ?? process.env[MARK_VARIABLE];
+  return { ...env, [MARK_VARIABLE]: marks ? `${marks} ${mark}` : mark };
+}
+
+/** Whether a process's marks hold `mark` or a mark under it (`mark:...`). */
+function carries(marks: string | undefined, mark: string): boolean {
+  return marks !== undefined && marks.split(' ').some((m) => m === mark || m.startsWith(`${mark}:`));
+}
+
+/** Linux: the marks in a process's environment (as it was exec'ed); undefined when none or unreadable. */
+function readMarks(pid: number): string | undefined {
+  let environ: string;
+  try {
+    environ = `\0${readFileSync(`/proc/${pid}/environ`, 'latin1')}`;
+  } catch {
+    return undefined; // gone, or another user's
+  }
+  const key = `\0${MARK_VARIABLE}=`;
+  const at = environ.indexOf(key);
+  if (at < 0) return undefined;
+  const end = environ.indexOf('\0', at + key.length);
+  return environ.slice(at + key.length, end < 0 ? undefined : end);
+}
+
 function kb(status: string, field: string): number {
   const at = status.indexOf(field);
   return at < 0 ? 0 : parseInt(status.slice(at + field.length), 10) || 0;
 }
 
 /**
- * The process tree of a command: the members of its process group and session (what we spawn
- * is a session leader, spawned detached) plus their descendants by parent pid, so that a grandchild
- * that called setsid is still found. Members are remembered once seen, so one orphaned by its
- * parent's death (reparented to init) stays in the tree. One daemonizing by double fork faster
- * than a sample escapes; /proc/PID/task/TID/children is not used: it is often compiled out
- * (CONFIG_PROC_CHILDREN), and needs a read per thread of every member anyway.
+ * The processes of a command: the members of its process group and session (what we spawn is a
+ * session leader, spawned detached), their descendants by parent pid, and on Linux every process
+ * carrying its mark. Members are remembered once seen, so one orphaned by its parent's death
+ * (reparented to init) stays in the tree; the mark finds one that left the tree before a sample saw
+ * it (a double fork with setsid) or whose parent left it. A process that clears its environment
+ * (`env -i`) and leaves the tree between two samples escapes. /proc/PID/task/TID/children is not
+ * used: it is often compiled out (CONFIG_PROC_CHILDREN), and needs a read per thread anyway.
+ * Without a root, the tree is the processes carrying the mark (Linux only).
  */
 class ProcTree {
   /** pid -> start time of every process known to be in the tree. */
   readonly members = new Map<number, string>();
-  /** Pids present at the previous pass: only new ones can join the tree (a parent is fixed at fork). */
-  private seen = new Set<number>();
+  /** Pid -> start time at the previous pass: only new processes can join (a parent and a mark are fixed at fork). */
+  private seen = new Map<number, string>();
   private lastFull = -Infinity;
+  /** A process started before the root cannot carry its mark: its environment is not read. */
+  private readonly rootStart: number;
 
-  constructor(readonly pgid: number) {
-    this.members.set(pgid, '');
+  constructor(
+    readonly root: number | undefined,
+    readonly mark: string | undefined,
+  ) {
+    const start = root === undefined ? '' : processStart(root);
+    if (root !== undefined) this.members.set(root, start);
+    this.rootStart = start === '' ? -Infinity : +start;
   }
 
-  /** Linux: read /proc/PID/stat of the pids not seen at the previous pass (all of them when full). */
+  /** Linux: read /proc/PID/stat of the processes not seen at the previous pass (all of them when full). */
   private scanProc(full: boolean): Map<number, ProcInfo> {
-    const pids: number[] = [];
+    const infos = new Map<number, ProcInfo>();
+    const seen = new Map<number, string>();
     for (const name of readdirSync('/proc')) {
       const c = name.charCodeAt(0);
-      if (c >= 48 && c <= 57) pids.push(+name);
-    }
-    const infos = new Map<number, ProcInfo>();
-    for (const pid of pids) {
-      if (full || !this.seen.has(pid)) {
-        const info = readStat(pid);
-        if (info) infos.set(pid, info);
+      if (c < 48 || c > 57) continue;
+      const pid = +name;
+      const known = this.seen.get(pid);
+      if (known !== undefined && !full) {
+        seen.set(pid, known);
+        continue;
       }
+      const info = readStat(pid);
+      if (!info) continue;
+      seen.set(pid, info.start);
+      if (this.mark && info.start !== known && !info.zombie && +info.start >= this.rootStart) {
+        info.marked = carries(readMarks(pid), this.mark);
+      }
+      infos.set(pid, info);
     }
-    this.seen = new Set(pids);
+    this.seen = seen;
     this.adopt(infos, full);
     return infos;
   }
@@ -179,8 +270,8 @@ class ProcTree {
     for (let grew = true; grew; ) {
       grew = false;
       for (const [pid, info] of infos) {
-        if (this.members.has(pid)) continue;
-        if (info.pgrp === this.pgid || info.sid === this.pgid || this.members.has(info.ppid)) {
+        if (this.members.has(pid) || pid === process.pid) continue;
+        if (info.marked || info.pgrp === this.root || info.sid === this.root || this.members.has(info.ppid)) {
           this.members.set(pid, info.start);
           grew = true;
         }
@@ -227,15 +318,7 @@ class ProcTree {
       infos = await psAll();
       if (infos) this.adopt(infos, true);
     }
-    return [...this.members.keys()].filter((pid) => {
-      if (infos) return infos.get(pid)?.zombie === false;
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch (error) {
-        return (error as NodeJS.ErrnoException).code === 'EPERM';
-      }
-    });
+    return [...this.members.keys()].filter((pid) => (infos ? infos.get(pid)?.zombie === false : isProcessRunning(pid)));
   }
 }
 
@@ -250,19 +333,20 @@ function signal(pid: number, sig: NodeJS.Signals): void {
 async function killProcTree(tree: ProcTree, graceMs: number): Promise<void> {
   const started = performance.now();
   const termed = new Set<number>();
+  const group = tree.root;
   for (;;) {
     const pids = await tree.alive();
     const elapsed = performance.now() - started;
     if (pids.length === 0 || elapsed > graceMs + KILL_WAIT_MS) return;
     if (elapsed < graceMs) {
       // SIGTERM once per process (new ones too), so a handler runs once.
-      if (!termed.has(tree.pgid)) signal(-tree.pgid, 'SIGTERM');
-      for (const pid of [tree.pgid, ...pids]) {
+      if (group !== undefined && !termed.has(group)) signal(-group, 'SIGTERM');
+      for (const pid of group === undefined ? pids : [group, ...pids]) {
         if (!termed.has(pid)) signal(pid, 'SIGTERM');
         termed.add(pid);
       }
     } else {
-      signal(-tree.pgid, 'SIGKILL');
+      if (group !== undefined) signal(-group, 'SIGKILL');
       for (const pid of pids) signal(pid, 'SIGKILL');
     }
     await delay(10);
@@ -275,15 +359,27 @@ async function killProcTree(tree: ProcTree, graceMs: number): Promise<void> {
  * execCommand spawned). `graceMs` 0 sends SIGKILL at once.
  */
 export async function killTree(pid: number, graceMs = GRACE_MS): Promise<void> {
-  await killProcTree(new ProcTree(pid), graceMs);
+  await killProcTree(new ProcTree(pid, undefined), graceMs);
+}
+
+/**
+ * Kill every process carrying `mark` (see withMark), the same way. Linux only: elsewhere marks
+ * cannot be read and nothing is found.
+ */
+export async function killMarked(mark: string, graceMs = GRACE_MS): Promise<void> {
+  if (LINUX) await killProcTree(new ProcTree(undefined, mark), graceMs);
 }
 
 /** Cancels of the commands still running. */
 const running = new Set<() => Promise<void>>();
 
-/** Kill every tree still running (the runner calls this when its parent goes away). */
+/**
+ * Kill every command still running and whatever any command of this process left (the runner calls
+ * this when its parent goes away).
+ */
 export async function killAll(): Promise<void> {
   await Promise.all([...running].map((cancel) => cancel()));
+  await killMarked(PROCESS_MARK);
 }
 
 class Capture {
@@ -315,9 +411,10 @@ export async function execCommand(options: ExecOptions): Promise<ExecResult> {
   }
   const started = performance.now();
   const [file, ...args] = options.argv ?? ['/bin/sh', '-c', options.command];
+  const mark = nextCommandMark();
   const child = spawn(file, args, {
     cwd: options.cwd,
-    env: options.env ?? process.env,
+    env: withMark(options.env ?? process.env, mark),
     detached: true, // setsid(): own session and process group, so the tree can be found and killed
     stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
@@ -337,7 +434,7 @@ export async function execCommand(options: ExecOptions): Promise<ExecResult> {
   const exited = new Promise<[number | null, NodeJS.Signals | null]>((resolve) => child.once('exit', (code, sig) => resolve([code, sig])));
   const closed = new Promise<void>((resolve) => child.once('close', () => resolve()));
 
-  const tree = new ProcTree(child.pid);
+  const tree = new ProcTree(child.pid, mark);
   const out = new Capture(options.outputBytes);
   const err = new Capture(options.outputBytes);
   stdout.on('data', (chunk: Buffer) => out.push(chunk));

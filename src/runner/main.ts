@@ -15,7 +15,12 @@ let sandboxes: { a: Sandbox; b: Sandbox } | undefined;
 const inFlight = new Map<number, AbortController>();
 
 function send(message: FromRunner): void {
-  process.send?.(message);
+  // The engine may be gone (its exit closes the channel): a send must not crash the runner, which
+  // is shutting down then and must finish killing what it runs and releasing the lock.
+  if (!process.connected) return;
+  process.send?.(message, undefined, {}, (error: Error | null) => {
+    if (error) void shutdown(0);
+  });
 }
 
 function dirs(): SideDirs {
@@ -115,11 +120,17 @@ async function handle(message: ToRunner): Promise<void> {
   }
 }
 
-async function shutdown(code: number): Promise<never> {
-  for (const controller of inFlight.values()) controller.abort();
-  await killAll();
-  await pool?.release().catch(() => undefined);
-  process.exit(code);
+let shuttingDown: Promise<never> | undefined;
+
+/** Kill everything the runner's commands started, release the lock, exit; once, whoever asks. */
+function shutdown(code: number): Promise<never> {
+  shuttingDown ??= (async () => {
+    for (const controller of inFlight.values()) controller.abort();
+    await killAll();
+    await pool?.release().catch(() => undefined);
+    process.exit(code);
+  })();
+  return shuttingDown;
 }
 
 if (!process.send) {
@@ -130,4 +141,8 @@ process.on('message', (message: ToRunner) => void handle(message));
 // The parent is gone (crash, kill -9): leave nothing running behind it.
 process.on('disconnect', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
+// Ctrl-C in a terminal signals the whole foreground process group, the runner with its engine: the
+// engine decides (it cancels, then stops the runner, or dies and disconnects). Dying here at once
+// would leave the commands, which run in sessions of their own, running.
+process.on('SIGINT', () => {});
 send({ type: 'ready', pid: process.pid, rssBytes: process.memoryUsage.rss() });

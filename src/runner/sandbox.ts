@@ -3,7 +3,6 @@
  *
  * Layout under the caller's storage root (temp dir or the extension's storage):
  *   <root>/<sha256 of the workspace's real path, 16 hex>/
- *     lock                  {"pid","start"} of the run using the sandboxes
  *     history.json          the git history index (history.ts)
  *     a/ b/                 one Sandbox each: 'a' runs the baseline, 'b' the candidates
  *       tree/               the copy, where commands run (Sandbox.dir)
@@ -23,14 +22,18 @@
  * Only Node builtins: this runs in the runner.
  */
 import { execFile } from 'node:child_process';
-import { createHash, randomUUID } from 'node:crypto';
-import { promises as fs, lstatSync, readFileSync, type Stats } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { promises as fs, lstatSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { UserError } from '../protocol/errors';
+import { WorkspaceLock } from './workspaceLock';
 
 /** Copies in flight: enough to keep the disk busy, few enough not to exhaust descriptors. */
 const COPY_CONCURRENCY = 32;
+/** A sparse file is read this much at a time, and a block of zeros this size is left a hole. */
+const SPARSE_CHUNK = 1 << 20;
+const SPARSE_BLOCK = 4096;
 /** Synchronous lstat is ~2.4x faster than fs.promises here; batches keep the runner responsive to IPC. */
 const STAT_BATCH = 500;
 
@@ -182,7 +185,7 @@ async function writeAtomic(file: string, text: string): Promise<void> {
   await fs.rename(tmp, file);
 }
 
-/** One kept copy of the workspace. Get them from SandboxPool, which holds the workspace's lock. */
+/** One kept copy of the workspace. Get them from SandboxPool, which holds the workspace's run lock. */
 export class Sandbox {
   /** The copied tree, where commands run. */
   readonly dir: string;
@@ -347,7 +350,9 @@ export class Sandbox {
     try {
       // Whatever is there (maybe a symlink a command made) must not be written through.
       if (!fresh) await fs.rm(dst, { recursive: true, force: true });
-      if ((await fs.lstat(src)).isSymbolicLink()) await fs.symlink(await fs.readlink(src), dst);
+      const st = await fs.lstat(src);
+      if (st.isSymbolicLink()) await fs.symlink(await fs.readlink(src), dst);
+      else if (st.blocks * 512 < st.size) await copySparse(src, dst, st.mode & 0o7777);
       else await fs.copyFile(src, dst, fs.constants.COPYFILE_EXCL);
       return true;
     } catch (error) {
@@ -392,6 +397,45 @@ export class Sandbox {
   }
 }
 
+/**
+ * Copy a sparse file (fewer blocks on disk than its size) keeping it sparse: fs.copyFile writes its
+ * holes out as zeros, so a 1 GiB sparse file took 1 GiB of disk in each sandbox. Each block of
+ * zeros (a hole reads as zeros) is skipped rather than written, and the size is set at the end.
+ */
+async function copySparse(src: string, dst: string, mode: number): Promise<void> {
+  const input = await fs.open(src, 'r');
+  try {
+    const output = await fs.open(dst, 'wx', mode); // exclusive, as copyFile with COPYFILE_EXCL
+    try {
+      const buffer = Buffer.alloc(SPARSE_CHUNK);
+      const zeros = Buffer.alloc(SPARSE_BLOCK);
+      let position = 0;
+      for (;;) {
+        const { bytesRead } = await input.read(buffer, 0, SPARSE_CHUNK, position);
+        if (bytesRead === 0) break;
+        let run = -1; // where the current run of blocks with data began
+        for (let at = 0; ; at += SPARSE_BLOCK) {
+          const end = Math.min(at + SPARSE_BLOCK, bytesRead);
+          const data = at < bytesRead && buffer.compare(zeros, 0, end - at, at, end) !== 0;
+          if (data && run < 0) run = at;
+          if (!data && run >= 0) {
+            await output.write(buffer, run, Math.min(at, bytesRead) - run, position + run);
+            run = -1;
+          }
+          if (at >= bytesRead) break;
+        }
+        position += bytesRead;
+      }
+      await output.truncate(position);
+      await output.chmod(mode); // the mode exactly, whatever the umask
+    } finally {
+      await output.close();
+    }
+  } finally {
+    await input.close();
+  }
+}
+
 async function readBase(abs: string): Promise<{ data: Buffer; mode: number } | null> {
   try {
     const [data, st] = await Promise.all([fs.readFile(abs), fs.stat(abs)]);
@@ -399,64 +443,6 @@ async function readBase(abs: string): Promise<{ data: Buffer; mode: number } | n
   } catch (error) {
     if (code(error) === 'ENOENT') return null;
     throw error;
-  }
-}
-
-/** Identity of a live process beyond its pid, which gets reused (Linux: start time since boot). */
-function startOf(pid: number): string {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19] ?? '';
-  } catch {
-    return '';
-  }
-}
-
-interface LockOwner {
-  pid: number;
-  start?: string;
-}
-
-function ownerAlive(owner: LockOwner, file: string): boolean {
-  // Our pid: held if this process holds it, else left by an earlier process that had our pid.
-  if (owner.pid === process.pid) return heldLocks.has(file);
-  try {
-    process.kill(owner.pid, 0);
-  } catch (error) {
-    if (code(error) !== 'EPERM') return false;
-  }
-  const start = startOf(owner.pid);
-  return !(owner.start && start && start !== owner.start); // same pid, other process: stale
-}
-
-/** Lock files this process holds. */
-const heldLocks = new Set<string>();
-
-async function takeLock(file: string): Promise<void> {
-  if (heldLocks.has(file)) throw new Error(`the sandboxes of this workspace are already in use in this process (lock ${file})`);
-  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
-  await fs.writeFile(tmp, JSON.stringify({ pid: process.pid, start: startOf(process.pid) } satisfies LockOwner));
-  try {
-    for (let attempt = 0; attempt < 3; attempt++) {
-      try {
-        await fs.link(tmp, file); // atomic, and the lock appears with its content
-        heldLocks.add(file);
-        return;
-      } catch (error) {
-        if (code(error) !== 'EEXIST') throw error;
-      }
-      const owner = await fs.readFile(file, 'utf8').then((text) => JSON.parse(text) as LockOwner, () => undefined);
-      if (owner && ownerAlive(owner, file)) {
-        throw new UserError(
-          `the sandboxes of this workspace are in use by another RSI run (pid ${owner.pid}); ` +
-            `wait for it to finish or stop it (lock ${file})`,
-        );
-      }
-      await fs.rm(file, { force: true }); // stale: its process is gone
-    }
-    throw new Error(`could not take the sandbox lock ${file}`);
-  } finally {
-    await fs.rm(tmp, { force: true });
   }
 }
 
@@ -476,11 +462,11 @@ export async function workspaceStorage(storageRoot: string, workspace: string): 
   return home;
 }
 
-/** The two sandboxes of a workspace, under a lock so that two runs never share them. */
+/** The two sandboxes of a workspace, under the workspace's run lock, so that two runs never share them. */
 export class SandboxPool {
   private home: string | undefined;
   private sandboxes: { a: Sandbox; b: Sandbox } | undefined;
-  private lockFile: string | undefined;
+  private lock: WorkspaceLock | undefined;
 
   constructor(
     readonly storageRoot: string,
@@ -496,10 +482,8 @@ export class SandboxPool {
     let lockedNow = false;
     this.home ??= await workspaceStorage(this.storageRoot, this.workspace);
     try {
-      if (!this.lockFile) {
-        const file = path.join(this.home, 'lock');
-        await takeLock(file);
-        this.lockFile = file;
+      if (!this.lock) {
+        this.lock = await WorkspaceLock.take(this.workspace);
         lockedNow = true;
       }
       this.sandboxes ??= { a: new Sandbox(path.join(this.home, 'a')), b: new Sandbox(path.join(this.home, 'b')) };
@@ -516,16 +500,13 @@ export class SandboxPool {
 
   /** Restore the candidate sandbox and drop the lock; the sandboxes stay on disk for the next run. */
   async release(): Promise<void> {
-    if (!this.lockFile) return;
-    const file = this.lockFile;
+    const lock = this.lock;
+    if (!lock) return;
     try {
       await this.sandboxes?.b.reset();
     } finally {
-      this.lockFile = undefined;
-      heldLocks.delete(file);
-      // Only our own lock: never remove another run's.
-      const owner = await fs.readFile(file, 'utf8').then((text) => JSON.parse(text) as LockOwner, () => undefined);
-      if (owner?.pid === process.pid) await fs.rm(file, { force: true });
+      this.lock = undefined;
+      await lock.release();
     }
   }
 }

@@ -1,13 +1,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execCommand, killAll, killTree } from '../../src/runner/exec';
+import { MARK_VARIABLE, execCommand, killAll, killMarked, killTree } from '../../src/runner/exec';
 import { isRunning } from '../processes';
 
 const MiB = 1024 * 1024;
+const LINUX = process.platform === 'linux';
 const NODE = JSON.stringify(process.execPath);
 const base = { cwd: tmpdir(), timeoutMs: 10_000, outputBytes: 64 * 1024 };
 
@@ -78,6 +79,91 @@ test('processes left behind by a command that exited are killed too', async () =
   assert.equal(r.killedFor, undefined);
   const [pid] = pidsIn(r.stdout);
   assert.equal(isRunning(pid), false);
+});
+
+/** Pids written one a line to a file by the processes of a test. */
+function pidsFrom(file: string): number[] {
+  return pidsIn(readFileSync(file, 'utf8'));
+}
+
+/** What a failing test left running must not outlive it. */
+function killLeft(pids: number[]): void {
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
+/** A shell line that waits until `file` has `n` lines. */
+function waitLines(file: string, n: number): string {
+  return `while [ "$(wc -l < ${file})" -lt ${n} ]; do sleep 0.01; done`;
+}
+
+test('double-forked daemons in sessions of their own are killed when their command ends (Linux: by the mark)', { skip: !LINUX }, async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rsi-exec-'));
+  const pidFile = join(dir, 'pids');
+  // Each daemon's parent (a subshell) exits at once and the daemon calls setsid: a sample that
+  // comes after both sees a process of another session whose parent is init.
+  const command = [
+    `: > ${pidFile}`,
+    `for i in $(seq 20); do (setsid sh -c 'echo $$ >> ${pidFile}; exec sleep 1000' &); done`,
+    waitLines(pidFile, 20),
+  ].join('\n');
+  let pids: number[] = [];
+  try {
+    const r = await execCommand({ ...base, command });
+    assert.equal(r.exitCode, 0, r.stderr);
+    pids = pidsFrom(pidFile);
+    assert.equal(pids.length, 20);
+    assert.deepEqual(pids.filter(isRunning), []);
+  } finally {
+    killLeft(pids);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('100 forked children, each with a child of its own, leave none running', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'rsi-exec-'));
+  const pidFile = join(dir, 'pids');
+  const command = [
+    `: > ${pidFile}`,
+    `for i in $(seq 100); do sh -c 'sleep 1000 & echo $! >> ${pidFile}; echo $$ >> ${pidFile}; wait' & done`,
+    waitLines(pidFile, 200),
+  ].join('\n');
+  let pids: number[] = [];
+  try {
+    const r = await execCommand({ ...base, command });
+    assert.equal(r.exitCode, 0, r.stderr);
+    pids = pidsFrom(pidFile);
+    assert.equal(pids.length, 200);
+    assert.deepEqual(pids.filter(isRunning), []);
+  } finally {
+    killLeft(pids);
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a command carries its mark after the marks it inherited, and killMarked finds what it left (Linux)', { skip: !LINUX }, async () => {
+  const r = await execCommand({ ...base, env: { ...process.env, [MARK_VARIABLE]: 'outer' }, command: `echo $${MARK_VARIABLE}` });
+  const [outer, own, ...rest] = r.stdout.trim().split(' ');
+  assert.equal(outer, 'outer');
+  assert.match(own, /^[0-9a-f-]{36}:\d{12}$/, 'one width for every command');
+  assert.deepEqual(rest, []);
+
+  // A process started with a mark outside any command (as the engine starts the runner) is found by it.
+  const mark = `test-${process.pid}`;
+  const daemon = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore', env: { ...process.env, [MARK_VARIABLE]: `other ${mark}:1` } });
+  const bystander = spawn('sleep', ['1000'], { detached: true, stdio: 'ignore', env: { ...process.env, [MARK_VARIABLE]: `${mark}x` } });
+  try {
+    await killMarked(mark);
+    assert.equal(isRunning(daemon.pid!), false, 'the marked process is killed');
+    assert.equal(isRunning(bystander.pid!), true, 'a process with another mark is left alone');
+  } finally {
+    killLeft([daemon.pid!, bystander.pid!]);
+  }
 });
 
 test('a SIGTERM-ignoring process is killed after the grace period', async () => {

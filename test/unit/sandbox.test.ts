@@ -2,10 +2,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import {
-  chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, realpathSync,
-  rmSync, statSync, symlinkSync, utimesSync, writeFileSync,
+  chmodSync, closeSync, existsSync, lstatSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, readlinkSync, readSync,
+  realpathSync, rmSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { hostname, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Sandbox, SandboxPool, checkRelPath } from '../../src/runner/sandbox';
 
@@ -126,7 +126,9 @@ test('user files are never hard-linked: inodes differ, and writing in the sandbo
     }
     for (const rel of ['a.txt', 'new.txt', 'run.sh']) writeFileSync(join(a.dir, rel), 'clobbered by a command\n', { flag: 'r+' });
     await b.applyCandidate({ 'a.txt': 'candidate\n', 'src/b.ts': null, 'made.ts': 'x' });
-    assert.deepEqual(snapshot(ws), before);
+    const { '.rsi/run.lock': lock, ...after } = snapshot(ws);
+    assert.ok(lock, 'the run holds the workspace\'s lock');
+    assert.deepEqual(after, before);
   });
 });
 
@@ -220,19 +222,18 @@ test('paths that escape the sandbox are refused before anything is written', asy
   });
 });
 
-test('the lock: a live pid refuses, a dead one is taken over, the same process cannot share', async () => {
+test('the lock: in the workspace, a live runner refuses, a dead one is taken over, the same process cannot share', async () => {
   await withPool(async (pool, ws, storage) => {
     await pool.acquire({});
-    await assert.rejects(new SandboxPool(storage, ws).acquire({}), /already in use in this process/);
+    await assert.rejects(new SandboxPool(storage, ws).acquire({}), /already in use by another run in this process/);
     await pool.release();
-    const [home] = readdirSync(storage);
-    const lock = join(storage, home, 'lock');
+    const lock = join(ws, '.rsi', 'run.lock');
     assert.equal(existsSync(lock), false, 'release drops the lock');
 
     const other = spawn('sleep', ['30'], { stdio: 'ignore' });
     try {
-      writeFileSync(lock, JSON.stringify({ pid: other.pid }));
-      await assert.rejects(pool.acquire({}), new RegExp(`in use by another RSI run \\(pid ${other.pid}\\)`));
+      writeFileSync(lock, JSON.stringify({ pid: other.pid, start: '', host: hostname(), engine: process.pid, engineStart: '' }));
+      await assert.rejects(pool.acquire({}), new RegExp(`this workspace is in use by another RSI run \\(runner pid ${other.pid}, started by pid ${process.pid}\\): wait for it to end, or stop it with Ctrl-C in its terminal, "RSI: Stop" in the editor, or kill ${other.pid}$`));
     } finally {
       other.kill('SIGKILL');
       await new Promise((resolve) => other.once('exit', resolve));
@@ -241,6 +242,41 @@ test('the lock: a live pid refuses, a dead one is taken over, the same process c
     assert.equal(JSON.parse(readFileSync(lock, 'utf8')).pid, process.pid);
     assert.equal(read(a.dir, 'a.txt'), 'edited, not committed\n');
   });
+});
+
+test('a sparse file stays sparse in the sandboxes, with the same bytes', async () => {
+  const ws = makeRepo();
+  const file = join(ws, 'disk.img');
+  const size = 256 * 1024 * 1024;
+  writeFileSync(file, '');
+  truncateSync(file, size);
+  const fd = openSync(file, 'r+');
+  writeSync(fd, 'head', 0);
+  writeSync(fd, 'middle', size / 2 + 1000);
+  writeSync(fd, 'tail', size - 4);
+  closeSync(fd);
+  chmodSync(file, 0o640);
+  const source = statSync(file);
+  assert.ok(source.blocks * 512 < 1024 * 1024, 'this file system keeps the test file sparse');
+  await withPool(async (pool) => {
+    const { a, b } = await pool.acquire({});
+    for (const dir of [a.dir, b.dir]) {
+      const copy = statSync(join(dir, 'disk.img'));
+      assert.equal(copy.size, size);
+      assert.equal(copy.mode & 0o777, 0o640);
+      assert.ok(copy.blocks * 512 <= source.blocks * 512 + 64 * 1024, `${copy.blocks * 512} bytes on disk for ${source.blocks * 512} in the workspace`);
+      const copyFd = openSync(join(dir, 'disk.img'), 'r');
+      const at = (position: number, length: number) => {
+        const buffer = Buffer.alloc(length);
+        readSync(copyFd, buffer, 0, length, position);
+        return buffer.toString('latin1');
+      };
+      assert.equal(at(0, 5), 'head\0');
+      assert.equal(at(size / 2 + 999, 8), '\0middle\0');
+      assert.equal(at(size - 5, 5), '\0tail');
+      closeSync(copyFd);
+    }
+  }, ws);
 });
 
 test('sandboxes persist across runs, and a candidate left by a crashed run is repaired', async () => {

@@ -4,8 +4,9 @@ import { runTests } from '../host/harness';
 import { tests as extension } from './extension.test';
 import { tests as inlineDiff } from './inlineDiff.test';
 import { tests as shutdown } from './shutdown.test';
+import { tests as workspaceLock } from './workspaceLock.test';
 
 export function run(): Promise<void> {
   // extension leaves no proposal pending, which inlineDiff needs; shutdown disposes the controller.
-  return runTests([...extension, ...inlineDiff, ...shutdown]);
+  return runTests([...extension, ...inlineDiff, ...workspaceLock, ...shutdown]);
 }
