@@ -24,7 +24,7 @@ interface Pair {
 /** `count` interleaved pairs, or fewer (at least `atLeast`) when `deadline` (performance.now) passes first. */
 async function recordPairs(runner: RunnerClient, metric: MetricSpec, count: number, label: string, deadline = Infinity, atLeast = count): Promise<Pair[]> {
   const pairs: Pair[] = [];
-  const one = async (side: Side) => (await runner.request('sample', { metric, side, runs: 1, stopWhenConstant: false })).values[0]!;
+  const one = async (side: Side) => (await runner.request('sample', { metric, side, runs: 1 })).values[0]!;
   for (let i = 0; i < count; i++) {
     if (i >= atLeast && performance.now() > deadline) {
       progress(`${label}: time budget spent, stopping at ${i} of ${count} pairs (BENCH_AA_MINUTES)`);

@@ -5,10 +5,10 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { calibrate, readCalibration } from './core/calibration';
+import { calibrate, describeCalibration, readCalibration } from './core/calibration';
 import { ConfigError, loadConfig, type ProposerKind } from './core/config';
 import { contextPrompt, historyFromRunner } from './core/context';
-import { describeOutcome, metricValue, percent } from './core/format';
+import { describeChange, describeOutcome, metricValue, percent } from './core/format';
 import { EngineStop, runCycles, type EngineEvent, type RunSummary } from './core/cycle';
 import { readLessons } from './core/lessons';
 import { PROPOSER_KINDS, ProposerError } from './core/proposers';
@@ -84,12 +84,9 @@ async function main(argv: string[]): Promise<number> {
   };
   try {
     if (command === 'calibrate') {
-      const calibration = await calibrate(options);
-      if (values.json) process.stdout.write(JSON.stringify(calibration, null, 2) + '\n');
-      else {
-        const kind = calibration.deterministic ? 'deterministic metric: any change is real' : `noise floor ${percent(calibration.floor).slice(1)}`;
-        process.stdout.write(`${kind} (${calibration.runs} A/A pairs, median ${metricValue(calibration.spread.median)}); saved to .rsi/calibration.json\n`);
-      }
+      const { previous, ...calibration } = await calibrate(options);
+      if (values.json) process.stdout.write(JSON.stringify({ ...calibration, previous }, null, 2) + '\n');
+      else process.stdout.write(`${describeCalibration(calibration, previous)}; saved to .rsi/calibration.json\n`);
       return controller.signal.aborted ? 130 : 0;
     }
     const summary = await runCycles(options, cycles);
@@ -193,9 +190,10 @@ function renderSummary(summary: RunSummary): string {
       out.push(` ${mark} ${lesson.hypothesis}\n      ${describeOutcome(lesson, { p: true })}`);
     }
   }
-  const first = summary.cycles[0]?.baseline.median;
-  const best = [...summary.cycles].reverse().find((c) => c.winner)?.winner?.metric?.candidate.median;
-  if (first !== undefined && best !== undefined) out.push(`\n${name}: ${metricValue(first)} -> ${metricValue(best)} (${direction})`);
+  const all = summary.accumulated;
+  if (all) {
+    out.push(`\n${name}: original ${metricValue(all.baseline.median)} -> final ${metricValue(all.candidate.median)}, ${describeChange(all)}, measured side by side at the end (${direction})`);
+  }
   const counts = Object.entries(summary.outcomes).map(([k, v]) => `${v} ${k}`).join(', ');
   if (summary.stopReason) out.push(`\nstopped early: ${summary.stopReason}`);
   out.push(`\n${summary.cycles.length} cycle(s) in ${(summary.durationMs / 1000).toFixed(1)} s: ${counts || 'no candidates'}${summary.cancelled ? ' (stopped)' : ''}`);

@@ -12,12 +12,38 @@ export function metricValue(x: number): string {
   return Number.isInteger(x) ? String(x) : x.toPrecision(5);
 }
 
-/** "kept +12.34% [+10.00%, +14.00%], p=0.001, n=5+5", or the outcome and the first line of its detail. */
+const METHODS: Record<string, string> = {
+  'paired-log': 'paired log ratios, anytime-valid sequential test',
+  'paired-relative': 'paired differences, anytime-valid sequential test',
+  exact: 'deterministic metric, one run a side',
+};
+
+/**
+ * "kept: -6.1% CPU time (95% CI -10.3% to -1.4%), 28 runs a side", or the outcome and the first
+ * line of its detail. With `p`: "; p=0.003, floor 0.86%, paired log ratios, ...".
+ */
 export function describeOutcome(lesson: Lesson, options: { p?: boolean } = {}): string {
   const m = lesson.metric;
   if (m) {
-    const p = options.p ? `, p=${m.p.toPrecision(2)}` : '';
-    return `${lesson.outcome} ${percent(m.change)} [${percent(m.ci[0])}, ${percent(m.ci[1])}]${p}, n=${m.baseline.n}+${m.candidate.n}`;
+    const phases = m.phases && m.phases.length > 1 ? ` (${m.phases.join(' + ')})` : '';
+    const details = [`p=${m.p.toPrecision(2)}`, m.floor !== undefined && `floor ${percent(m.floor).slice(1)}`, m.method && METHODS[m.method]].filter(Boolean);
+    return `${lesson.outcome}: ${describeChange(m, m.name)}${phases}${options.p ? `; ${details.join(', ')}` : ''}`;
   }
   return lesson.detail ? `${lesson.outcome}: ${lesson.detail.split('\n')[0]}` : lesson.outcome;
+}
+
+/** "-6.10% CPU time (95% CI -10.30% to -1.40%), 28 runs a side": a change with its interval and runs. */
+export function describeChange(
+  c: { change: number; ci: [number, number]; baseline: { n: number }; candidate: { n: number }; level?: number; method?: string },
+  name?: string,
+): string {
+  const level = c.level === undefined ? '' : `${Math.round(c.level * 1000) / 10}% `;
+  const ci = c.method === 'exact' ? 'exact' : `${level}CI ${bound(c.ci[0])} to ${bound(c.ci[1])}`;
+  const runs = c.baseline.n === c.candidate.n ? `${c.baseline.n} runs a side` : `${c.baseline.n}+${c.candidate.n} runs`;
+  return `${percent(c.change)}${name ? ` ${name}` : ''} (${ci}), ${runs}`;
+}
+
+/** An end of an interval; an unbounded one (stored as the largest double) reads as such. */
+function bound(x: number): string {
+  return Math.abs(x) >= 1e300 ? (x > 0 ? 'unbounded' : '-unbounded') : percent(x);
 }
