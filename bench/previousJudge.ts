@@ -260,3 +260,11 @@ export function judge(
   else if (gain < 0 && (significant || (cannotBeBetter && comparison.p < policy.alpha))) verdict = 'worse';
   return { done: verdict !== 'same' || cannotBeBetter || n >= maxRuns, verdict, comparison };
 }
+
+/** The previous calibration's floor: resampled unpaired Hodges-Lehmann changes at n runs a side, 95th percentile of their size. */
+export function noiseFloor(a: number[], b: number[], n: number, random: () => number, trials = 400): number {
+  if (isConstant([...a, ...b])) return 0;
+  const draw = (xs: number[]) => Array.from({ length: n }, () => xs[Math.floor(random() * xs.length)]!);
+  const changes = Array.from({ length: trials }, () => Math.abs(compare(draw(a), draw(b)).change)).sort((x, y) => x - y);
+  return changes[Math.floor(0.95 * (trials - 1))]!;
+}

@@ -219,9 +219,7 @@ class Loop {
     this.emit({ kind: 'stage', cycle, stage: 'baseline', message: 'measuring the baseline (A/A pairs)' });
     const configured = this.config.noise.floor;
     this.calibration ??= await readCalibration(this.options.workspace, this.config.metric.command);
-    if (!this.calibration) {
-      if (configured === null) return this.calibrate(cycle, 'calibrating the noise floor (A/A runs), once per workspace and machine');
-    }
+    if (!this.calibration && configured === null) return this.calibrate(cycle, 'calibrating the noise floor (A/A runs), once per workspace and machine');
     const proven = this.calibration?.deterministic === true;
     const aa = await this.options.runner.request(
       'compare',
