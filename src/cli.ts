@@ -5,10 +5,10 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { calibrate, describeCalibration, readCalibration } from './core/calibration';
+import { calibrate, readCalibration } from './core/calibration';
 import { ConfigError, loadConfig, type ProposerKind } from './core/config';
 import { contextPrompt, historyFromRunner } from './core/context';
-import { describeChange, describeOutcome, metricValue, percent } from './core/format';
+import { describeCalibration, describeChange, describeOutcome, metricValue, percent } from './core/format';
 import { EngineStop, runCycles, type EngineEvent, type RunSummary } from './core/cycle';
 import { readLessons } from './core/lessons';
 import { PROPOSER_KINDS, ProposerError } from './core/proposers';

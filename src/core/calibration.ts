@@ -5,7 +5,6 @@ import type { MetricSpec, Side } from '../runner/protocol';
 import { loadConfig, metricSpec, type RsiConfig } from './config';
 import type { EngineOptions } from './cycle';
 import { seededRandom } from './random';
-import { percent } from './format';
 import { isConstant, median, pairedDifferences, pairSpread } from './stats';
 
 /** The noise floor of a workspace's metric on this machine, cached in `.rsi/calibration.json`. */
@@ -124,15 +123,6 @@ export async function measureNoise(options: EngineOptions, config: RsiConfig, me
     conditions,
   };
   return { calibration, values, peakRssBytes };
-}
-
-/** "noise floor 0.86% (20 A/A pairs, median 201.3, load 0.40 on 2 cores; was 1.40% on 2026-12-01 09:12 at load 1.90)". */
-export function describeCalibration(calibration: Calibration, previous?: Calibration): string {
-  const floor = (c: Calibration) => (c.deterministic ? 'deterministic' : percent(c.floor).slice(1));
-  const load = (c: Calibration) => c.conditions?.loadavg[0]?.toFixed(2) ?? '?';
-  const what = calibration.deterministic ? 'deterministic metric: any change is real' : `noise floor ${floor(calibration)}`;
-  const was = previous ? `; was ${floor(previous)} on ${previous.time.slice(0, 16).replace('T', ' ')} at load ${load(previous)}` : '; no earlier calibration';
-  return `${what} (${calibration.runs} A/A pairs, median ${calibration.spread.median.toPrecision(5)}, load ${load(calibration)} on ${calibration.conditions.cores} cores${was})`;
 }
 
 /** `rsi calibrate`: measure the noise floor of the workspace's metric afresh and cache it; `previous` is the one it replaced. */

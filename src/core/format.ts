@@ -1,5 +1,6 @@
 // How numbers and outcomes read, in the CLI and the editor alike (no imports: the extension's
 // activation bundle uses it without pulling in the engine).
+import type { Calibration } from './calibration';
 import type { Lesson } from './lessons';
 
 /** A signed relative change: +12.34%. */
@@ -46,4 +47,13 @@ export function describeChange(
 /** An end of an interval; an unbounded one (stored as the largest double) reads as such. */
 function bound(x: number): string {
   return Math.abs(x) >= 1e300 ? (x > 0 ? 'unbounded' : '-unbounded') : percent(x);
+}
+
+/** "noise floor 0.86% (20 A/A pairs, median 201.3, load 0.40 on 2 cores; was 1.40% on 2026-12-01 09:12 at load 1.90)". */
+export function describeCalibration(calibration: Calibration, previous?: Calibration): string {
+  const floor = (c: Calibration) => (c.deterministic ? 'deterministic' : percent(c.floor).slice(1));
+  const load = (c: Calibration) => c.conditions?.loadavg[0]?.toFixed(2) ?? '?';
+  const what = calibration.deterministic ? 'deterministic metric: any change is real' : `noise floor ${floor(calibration)}`;
+  const was = previous ? `; was ${floor(previous)} on ${previous.time.slice(0, 16).replace('T', ' ')} at load ${load(previous)}` : '; no earlier calibration';
+  return `${what} (${calibration.runs} A/A pairs, median ${metricValue(calibration.spread.median)}, load ${load(calibration)} on ${calibration.conditions.cores} cores${was})`;
 }

@@ -40,12 +40,12 @@ const CPU_TIMERS: CpuTimer[] = [
   {
     shell: 'zsh',
     argv: (command, file) => ['zsh', '-f', '-c', `TIMEFMT='%uU %uS'; ${TIMED}`, 'rsi-cpu-time', command, file],
-    parse: (report) => sumFields(report.replace(/us/g, '')) / 1000,
+    parse: (report) => sumFields(report.replace(/us/g, '')) / 1000, // whole microseconds
   },
   {
     shell: 'bash',
     argv: (command, file) => ['bash', '-c', `TIMEFORMAT='%3U %3S'; ${TIMED}`, 'rsi-cpu-time', command, file],
-    parse: (report) => sumFields(report) * 1000,
+    parse: (report) => Math.round(sumFields(report) * 1000), // whole milliseconds, without binary fractions' residue
   },
 ];
 
@@ -71,7 +71,10 @@ async function runMetric(metric: MetricSpec, cwd: string, signal: AbortSignal, m
   if (metric.read !== 'cpuTime') return toRun(metric, await execCommand({ command: metric.command, ...settings }), memoryLimitBytes);
   const timer = findCpuTimer();
   if (!timer) return { ok: false, outcome: 'crashed', detail: 'metric.read "cpuTime" needs bash or zsh on the PATH; install one, or read "wallTime"' };
-  reportDir ??= mkdtempSync(path.join(os.tmpdir(), 'rsi-cpu-'));
+  if (!reportDir) {
+    const dir = (reportDir = mkdtempSync(path.join(os.tmpdir(), 'rsi-cpu-')));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
   const reportFile = path.join(reportDir, String(++reports));
   try {
     const result = await execCommand({ argv: timer.argv(metric.command, reportFile), ...settings });

@@ -1,5 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import * as path from 'node:path';
+import { noiseFloor } from '../../src/core/calibration';
 import { compare, isConstant, judge, median, pairedDifferences, type SamplingPolicy, type Verdict } from '../../src/core/stats';
 import { seededRandom } from '../../src/core/random';
 
@@ -177,5 +180,33 @@ test('judge never returns NaN, whatever the input', () => {
   for (const [a, b] of cases) {
     const r = judge(a, b, timePolicy);
     for (const x of [r.comparison.change, r.comparison.p, ...r.comparison.ci]) assert.ok(!Number.isNaN(x), `${a} ${b}: ${JSON.stringify(r)}`);
+  }
+});
+
+test('replaying A/A pairs measured on a loaded machine: at most 1% kept, null decisions in under half the cap', async () => {
+  // Real runs are heavy-tailed and drift; decisions on windows drawn from recorded pairs check the
+  // procedure on them, without the minutes it takes to record them (bench/aa.ts does, on fresh runs).
+  const fixture = JSON.parse(await readFile(path.join(__dirname, '..', 'fixtures', 'aa-pairs.json'), 'utf8')) as Record<string, [number, number][]>;
+  for (const name of ['quietCpu', 'hogCpu', 'hogWall']) {
+    const pairs = fixture[name]!;
+    const a = pairs.map((p) => p[0]), b = pairs.map((p) => p[1]);
+    const policy: SamplingPolicy = { ...timePolicy, noiseFloor: noiseFloor(a.slice(0, 20), b.slice(0, 20), timePolicy.maxRuns) };
+    const rand = seededRandom(10);
+    let kept = 0, pairsUsed = 0;
+    const decisions = 1000;
+    for (let t = 0; t < decisions; t++) {
+      const picks = Array.from({ length: 2 * timePolicy.maxRuns }, () => Math.floor(rand() * pairs.length));
+      const wa = picks.map((i) => a[i]!), wb = picks.map((i) => b[i]!);
+      for (let n = 1; ; n++) {
+        const first = judge(wa.slice(0, n), wb.slice(0, n), policy);
+        if (!first.done) continue;
+        const keptNow = first.verdict === 'better' && judge(wa.slice(0, 2 * n), wb.slice(0, 2 * n), policy).verdict === 'better';
+        if (keptNow) kept++;
+        pairsUsed += first.verdict === 'better' ? 2 * n : n;
+        break;
+      }
+    }
+    assert.ok(kept / decisions <= 0.01, `${name}: kept ${kept}/${decisions}`);
+    assert.ok(pairsUsed / decisions <= timePolicy.maxRuns / 2, `${name}: mean pairs ${pairsUsed / decisions}`);
   }
 });
