@@ -168,7 +168,9 @@ function progressPrinter(): (event: EngineEvent) => void {
         break;
       }
       case 'calibration':
+        // Off a terminal, a line at each quarter: a calibration takes minutes on a slow metric.
         if (live) line(`  A/A pair ${event.pairs} of ${event.total}`, true);
+        else if (event.pairs % Math.ceil(event.total / 4) === 0 || event.pairs === event.total) line(`  A/A pair ${event.pairs} of ${event.total}`);
         break;
       case 'lesson':
         line(`[cycle ${event.cycle}]   -> ${describeOutcome(event.lesson, { p: true })}`);

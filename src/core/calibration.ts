@@ -130,6 +130,7 @@ export async function calibrate(options: EngineOptions): Promise<Calibration & {
   const { workspace, runner, signal } = options;
   const config = await loadConfig(workspace);
   const previous = await readCalibration(workspace, config.metric.command);
+  options.onEvent?.({ kind: 'log', message: `calibrating: ${config.noise.calibrationRuns} A/A pairs of \`${config.metric.command}\` on two identical sandboxes, interleaved` });
   await runner.request('prepare', { workspace, storageRoot: options.storageRoot, overlay: {} }, { signal });
   try {
     const { calibration } = await measureNoise(options, config, metricSpec(config));
