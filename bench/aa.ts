@@ -1,129 +1,282 @@
 /**
- * A/A false-keep rate on the sort example's wall-time metric: both sandboxes hold identical code,
- * so every "keep" is false. One long interleaved timeline of runner samples is recorded once; the
- * cycle's decision procedure and a naive harness are then replayed on windows of it.
+ * Decision quality: A/A false keeps, power on known improvements, runs per decision, noise floors;
+ * today's procedure (paired, anytime-valid, bench/../src/core/stats.ts) beside the previous one
+ * (unpaired Mann-Whitney with Bonferroni looks, bench/previousJudge.ts) and a naive harness, all
+ * replayed on the same recorded runs.
+ *
+ * The workload is a synthetic CPU-bound benchmark: a `sh` loop whose iteration count sits in a
+ * file, so its work is scaled by a known factor (0.95, 0.90, 0.80 for true 5%, 10%, 20% gains),
+ * and its start-up is a few hundred microseconds, so the factor is the change. Each slot runs five
+ * variants in a shuffled order (A, A', and the three scaled ones) through the runner's measuring
+ * code (measure.ts `sample`, "read": "cpuTime"), recording CPU time and wall time of the same run.
+ * Once quiet, once with a CPU hog (`sh -c 'while :; do :; done'`) running beside it.
  */
+import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { noiseFloor } from '../src/core/calibration';
-import { loadConfig, metricSpec } from '../src/core/config';
-import { judge, median, type SamplingPolicy, type Verdict } from '../src/core/stats';
-import type { MetricSpec, Side } from '../src/runner/protocol';
-import { RunnerClient } from '../src/runner/client';
-import { coefficientOfVariation, envInt, progress, robustCv, type Context, type Measurement, type Row } from './lib';
-import { RUNNER_PATH } from './runner';
+import { seededRandom } from '../src/core/random';
+import { judge, median, type SamplingPolicy } from '../src/core/stats';
+import { sample } from '../src/runner/measure';
+import type { MetricSpec } from '../src/runner/protocol';
+import { envInt, progress, type Context, type Measurement, type Row } from './lib';
+import * as previous from './previousJudge';
 
-const SORT_EXAMPLE = path.resolve(__dirname, '..', 'examples', 'sort');
+const VARIANTS = { A: 1, A2: 1, B5: 0.95, B10: 0.9, B20: 0.8 } as const;
+type Variant = keyof typeof VARIANTS;
+type Reading = 'cpu' | 'wall';
+/** One slot: each variant's CPU and wall time, all run within a few hundred ms of each other. */
+type Slot = Record<Variant, Record<Reading, number>>;
 
-interface Pair {
-  baseline: number;
-  candidate: number;
+const POLICY = { minRuns: 5, maxRuns: 20, alpha: 0.05 }; // the config's defaults
+const CALIBRATION_SLOTS = 20; // the config's default noise.calibrationRuns
+const LOOP = 'n=$(cat work); i=0; while [ $i -lt $n ]; do i=$((i+1)); done\n';
+
+async function writeLoop(dir: string, iterations: number): Promise<string> {
+  await fs.mkdir(dir, { recursive: true });
+  await fs.writeFile(path.join(dir, 'work.sh'), LOOP);
+  await fs.writeFile(path.join(dir, 'work'), String(Math.max(0, Math.round(iterations))));
+  return dir;
 }
 
-/** `count` interleaved pairs, or fewer (at least `atLeast`) when `deadline` (performance.now) passes first. */
-async function recordPairs(runner: RunnerClient, metric: MetricSpec, count: number, label: string, deadline = Infinity, atLeast = count): Promise<Pair[]> {
-  const pairs: Pair[] = [];
-  const one = async (side: Side) => (await runner.request('sample', { metric, side, runs: 1, stopWhenConstant: false })).values[0]!;
-  for (let i = 0; i < count; i++) {
-    if (i >= atLeast && performance.now() > deadline) {
-      progress(`${label}: time budget spent, stopping at ${i} of ${count} pairs (BENCH_AA_MINUTES)`);
+/**
+ * Iterations per variant such that the whole command's CPU time (start-up included: ~10 ms of
+ * fork and exec on a loaded machine) is scaled by the variant's factor, for a total near 30 ms:
+ * CPU = fixed + perIteration * N, both estimated from interleaved probes at two loop lengths.
+ */
+async function variantIterations(root: string): Promise<Record<Variant, number> & { fixedMs: number; perIterationUs: number }> {
+  const short = await writeLoop(path.join(root, 'probe-short'), 2_000);
+  const long = await writeLoop(path.join(root, 'probe-long'), 20_000);
+  const s: number[] = [], l: number[] = [];
+  for (let i = 0; i < 5; i++) {
+    s.push((await run(short)).cpu);
+    l.push((await run(long)).cpu);
+  }
+  const perIteration = Math.max(1e-4, (median(l) - median(s)) / 18_000);
+  const fixed = Math.max(0, median(s) - perIteration * 2_000);
+  const total = Math.max(30, fixed * 2);
+  const out = { fixedMs: fixed, perIterationUs: perIteration * 1000 } as Record<Variant, number> & { fixedMs: number; perIterationUs: number };
+  for (const [variant, factor] of Object.entries(VARIANTS) as [Variant, number][]) out[variant] = (factor * total - fixed) / perIteration;
+  return out;
+}
+
+async function run(dir: string): Promise<Record<Reading, number>> {
+  const metric: MetricSpec = { command: 'sh work.sh', read: 'cpuTime', timeoutMs: 60_000, outputBytes: 4096 };
+  let wall = NaN;
+  const { values } = await sample({ metric, side: 'baseline', runs: 1 }, { baseline: dir, candidate: dir }, new AbortController().signal, (event) => {
+    if (event.kind === 'run') wall = event.wallMs;
+  });
+  return { cpu: values[0]!, wall };
+}
+
+function shuffled<T>(xs: T[], random: () => number): T[] {
+  const out = [...xs];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+async function record(dirs: Record<Variant, string>, count: number, deadline: number, label: string, random: () => number): Promise<Slot[]> {
+  const slots: Slot[] = [];
+  while (slots.length < count) {
+    if (slots.length >= CALIBRATION_SLOTS + 2 * POLICY.maxRuns && performance.now() > deadline) {
+      progress(`${label}: time budget spent, stopping at ${slots.length} of ${count} slots (BENCH_DECISION_MINUTES)`);
       break;
     }
-    pairs.push({ baseline: await one('baseline'), candidate: await one('candidate') });
-    if ((i + 1) % 25 === 0 || i + 1 === count) progress(`${label}: ${i + 1}/${count} pairs`);
+    const slot = {} as Slot;
+    for (const variant of shuffled(Object.keys(VARIANTS) as Variant[], random)) slot[variant] = await run(dirs[variant]);
+    slots.push(slot);
+    if (slots.length % 25 === 0) progress(`${label}: ${slots.length}/${count} slots`);
   }
-  return pairs;
+  return slots;
 }
 
-/** The cycle's sequential test from pair `from` on: pairs until judge is done. */
-function decide(pairs: Pair[], from: number, policy: SamplingPolicy): { verdict: Verdict; used: number } {
-  const baseline: number[] = [], candidate: number[] = [];
-  for (let i = from; i < pairs.length; i++) {
-    baseline.push(pairs[i]!.baseline);
-    candidate.push(pairs[i]!.candidate);
-    const decision = judge(baseline, candidate, policy);
-    if (decision.done) return { verdict: decision.verdict, used: i - from + 1 };
+interface Pairs {
+  a: number[];
+  b: number[];
+}
+
+/** `length` pairs drawn at random (with replacement) from the recorded ones: independent decisions on the same distribution, without its order in time. */
+function resampled(pairs: Pairs, length: number, random: () => number): Pairs {
+  const picks = Array.from({ length }, () => Math.floor(random() * pairs.a.length));
+  return { a: picks.map((i) => pairs.a[i]!), b: picks.map((i) => pairs.b[i]!) };
+}
+
+/** Pairs from `from` on, wrapping around the timeline so every slot can start a decision. */
+function windowAt(pairs: Pairs, from: number, length: number): Pairs {
+  const at = (i: number) => (from + i) % pairs.a.length;
+  return { a: Array.from({ length }, (_, i) => pairs.a[at(i)]!), b: Array.from({ length }, (_, i) => pairs.b[at(i)]!) };
+}
+
+interface Decision {
+  kept: boolean;
+  pairs: number;
+}
+
+/** Today's cycle: the sequential test until done; a "better" must hold over as many fresh pairs again, judged on all. */
+function decideOurs(p: Pairs, policy: SamplingPolicy): Decision {
+  for (let n = 1; n <= p.a.length; n++) {
+    const first = judge(p.a.slice(0, n), p.b.slice(0, n), policy);
+    if (!first.done) continue;
+    if (first.verdict !== 'better') return { kept: false, pairs: n };
+    const all = judge(p.a.slice(0, 2 * n), p.b.slice(0, 2 * n), policy);
+    return { kept: all.verdict === 'better', pairs: 2 * n };
   }
-  throw new Error('the timeline ran out before a decision');
+  throw new Error('window too short');
+}
+
+/** The previous cycle: its sequential test until done; a "better" re-tested by a second, fresh sequential test. */
+function decidePrevious(p: Pairs, policy: previous.SamplingPolicy): Decision {
+  const once = (from: number) => {
+    for (let n = 1; from + n <= p.a.length; n++) {
+      const r = previous.judge(p.a.slice(from, from + n), p.b.slice(from, from + n), policy);
+      if (r.done) return { verdict: r.verdict, n };
+    }
+    throw new Error('window too short');
+  };
+  const first = once(0);
+  if (first.verdict !== 'better') return { kept: false, pairs: first.n };
+  const second = once(first.n);
+  return { kept: second.verdict === 'better', pairs: first.n + second.n };
+}
+
+/** One-sided 95% upper bound of a proportion (Clopper-Pearson), by bisection on the binomial CDF. */
+export function upperBound95(k: number, n: number): number {
+  const logChoose = (m: number) => lgammaInt(n) - lgammaInt(m) - lgammaInt(n - m);
+  const cdf = (p: number) => {
+    let sum = 0;
+    for (let m = 0; m <= k; m++) sum += Math.exp(logChoose(m) + m * Math.log(p) + (n - m) * Math.log1p(-p));
+    return sum;
+  };
+  let lo = k / n, hi = 1;
+  for (let i = 0; i < 60; i++) {
+    const mid = (lo + hi) / 2;
+    if (cdf(mid) > 0.05) lo = mid; else hi = mid;
+  }
+  return hi;
+}
+
+function lgammaInt(m: number): number {
+  let s = 0;
+  for (let i = 2; i <= m; i++) s += Math.log(i);
+  return s;
+}
+
+function pairsOf(slots: Slot[], a: Variant, b: Variant, reading: Reading): Pairs {
+  return { a: slots.map((s) => s[a][reading]), b: slots.map((s) => s[b][reading]) };
+}
+
+function startHog(): () => Promise<void> {
+  const hog = spawn('sh', ['-c', 'while :; do :; done'], { detached: true, stdio: 'ignore' });
+  return async () => {
+    try {
+      process.kill(-hog.pid!, 'SIGKILL');
+    } catch {
+      // gone already
+    }
+  };
 }
 
 export const aaFalseKeeps: Measurement = {
-  name: 'A/A false keeps (examples/sort, metric = wall time of `node bench.js`)',
-  how: 'identical code in both sandboxes (prepare, setCandidate {}), runner `sample` requests alternating baseline/candidate; calibration segment -> noiseFloor(a, b, maxRuns) as the cycle does; then one timeline replayed by every trial from evenly spaced offsets (windows OVERLAP, so trials are correlated). ours = judge with the config policy until done, a "better" re-tested on the next fresh pairs; naive = first 5 runs of the window in time order are A, next 5 are B, keep if median(B) < median(A).',
+  name: 'Decisions: A/A false keeps, power, runs, floors (synthetic sh loop, cpuTime and wall time)',
+  how: `five variants per slot, their loop lengths set from probes so the whole command's CPU time scales by the factor (start-up included) in shuffled order (A, A', work x0.95, x0.90, x0.80), each run once through measure.ts sample ("read": "cpuTime", wall time from the same run); first ${CALIBRATION_SLOTS} slots calibrate (A vs A'), decisions replay the rest from every slot (windows wrap around and OVERLAP: trials are correlated, so the bounds are optimistic). ours = judge (paired, anytime-valid) until done, a "better" extended by as many pairs and judged on all; previous = Mann-Whitney with alpha split over looks, re-tested by a second sequential test; naive = 5 A then 5 A', keep if median lower. Policy: minRuns ${POLICY.minRuns}, maxRuns ${POLICY.maxRuns}, alpha ${POLICY.alpha}. Runs = pairs x 2.`,
   async run(ctx: Context): Promise<Row[]> {
     const started = performance.now();
-    const ws = await ctx.freshDir('sort-workspace');
-    await fs.cp(SORT_EXAMPLE, ws, { recursive: true });
-    const config = await loadConfig(ws);
-    const metric = metricSpec(config);
-    const { minRuns, maxRuns, alpha, confirm } = config.sampling;
-    const policy: SamplingPolicy = { minRuns, maxRuns, alpha, noiseFloor: 0, direction: config.metric.direction };
-    const pairsWanted = envInt('BENCH_AA_PAIRS', 300);
-    const trials = envInt('BENCH_AA_TRIALS', 100);
-    // Keeps the whole bench near 10 minutes on a loaded machine: the timeline is cut short instead.
-    const budgetMinutes = envInt('BENCH_AA_MINUTES', 7);
-    // Worst case of one trial: maxRuns pairs, then maxRuns more for the re-test.
-    const window = 2 * policy.maxRuns;
-    if (pairsWanted < window) throw new Error(`BENCH_AA_PAIRS must be at least ${window} (twice sampling.maxRuns)`);
+    const random = seededRandom(9);
+    const root = await ctx.freshDir('decisions');
+    // ~30 ms of CPU: long enough for bash's millisecond timer, short enough for hundreds of slots.
+    const iterations = await variantIterations(root);
+    progress(`decisions: start-up ${iterations.fixedMs.toFixed(1)} ms CPU, ${iterations.perIterationUs.toFixed(2)} us per iteration; A runs ${Math.round(iterations.A)} iterations`);
+    const dirs = {} as Record<Variant, string>;
+    for (const variant of Object.keys(VARIANTS) as Variant[]) dirs[variant] = await writeLoop(path.join(root, variant), iterations[variant]);
+    const slotsWanted = envInt('BENCH_DECISION_SLOTS', 240);
+    const minutes = envInt('BENCH_DECISION_MINUTES', 8);
 
-    const runner = new RunnerClient({ runnerPath: RUNNER_PATH, log: progress });
-    ctx.onCleanup(() => runner.dispose());
-    await runner.request('prepare', { workspace: ws, storageRoot: await ctx.freshDir('sort-storage'), overlay: {} });
-    await runner.request('setCandidate', { files: {} });
-    const calibration = await recordPairs(runner, metric, config.noise.calibrationRuns, 'A/A calibration');
-    const floor = noiseFloor(calibration.map((p) => p.baseline), calibration.map((p) => p.candidate), policy.maxRuns);
-    policy.noiseFloor = floor;
-    progress(`A/A noise floor ${(floor * 100).toFixed(2)}%; recording the timeline`);
-    const timeline = await recordPairs(runner, metric, pairsWanted, 'A/A timeline', performance.now() + budgetMinutes * 60_000, window);
-    const pairs = timeline.length;
-    await runner.request('release', {});
-    const runs = timeline.flatMap((p) => [p.baseline, p.candidate]); // time order
+    const rows: Row[] = [];
+    const name = this.name;
+    const raw: Record<string, unknown> = { iterations };
+    for (const condition of ['quiet', 'CPU hog'] as const) {
+      const stopHog = condition === 'CPU hog' ? startHog() : undefined;
+      let slots: Slot[];
+      try {
+        slots = await record(dirs, slotsWanted, performance.now() + (minutes / 2) * 60_000, `decisions, ${condition}`, random);
+      } finally {
+        await stopHog?.();
+      }
+      raw[condition] = slots;
+      const calibration = slots.slice(0, CALIBRATION_SLOTS);
+      const timeline = slots.slice(CALIBRATION_SLOTS);
+      const trials = timeline.length;
+      const floors: Record<Reading, { ours: number; previous: number }> = { cpu: { ours: 0, previous: 0 }, wall: { ours: 0, previous: 0 } };
 
-    let oursKeeps = 0, oursFirstBetter = 0, oursWorse = 0, oursRuns = 0, naiveKeeps = 0, naive3 = 0, interleavedKeeps = 0;
-    const last = pairs - window;
-    for (let t = 0; t < trials; t++) {
-      const from = trials === 1 ? 0 : Math.round((t * last) / (trials - 1));
-      const first = decide(timeline, from, policy);
-      oursRuns += 2 * first.used;
-      if (first.verdict === 'worse') oursWorse++;
-      if (first.verdict === 'better') {
-        oursFirstBetter++;
-        if (confirm) {
-          const again = decide(timeline, from + first.used, policy);
-          oursRuns += 2 * again.used;
-          if (again.verdict === 'better') oursKeeps++;
-        } else {
-          oursKeeps++;
+      for (const reading of ['cpu', 'wall'] as const) {
+        const label = reading === 'cpu' ? 'cpuTime' : 'wall time';
+        const cal = pairsOf(calibration, 'A', 'A2', reading);
+        floors[reading] = { ours: noiseFloor(cal.a, cal.b, POLICY.maxRuns), previous: previous.noiseFloor(cal.a, cal.b, POLICY.maxRuns, seededRandom(0x5eed)) };
+        const ours: SamplingPolicy = { ...POLICY, noiseFloor: floors[reading].ours, direction: 'minimize' };
+        const prev: previous.SamplingPolicy = { ...POLICY, noiseFloor: floors[reading].previous, direction: 'minimize' };
+        const replay = (b: Variant, count = trials, draw?: () => number) => {
+          const pairs = pairsOf(timeline, 'A', b, reading);
+          const results = { ours: [] as Decision[], previous: [] as Decision[] };
+          for (let t = 0; t < count; t++) {
+            const window = draw ? resampled(pairs, 2 * POLICY.maxRuns, draw) : windowAt(pairs, t, 2 * POLICY.maxRuns);
+            results.ours.push(decideOurs(window, ours));
+            results.previous.push(decidePrevious(window, prev));
+          }
+          return results;
+        };
+        const stat = (ds: Decision[]) => {
+          const kept = ds.filter((d) => d.kept);
+          return { kept: kept.length, rate: kept.length / ds.length, meanPairs: ds.reduce((s, d) => s + d.pairs, 0) / ds.length, medianKeptPairs: median(kept.map((d) => d.pairs)) };
+        };
+        const aa = replay('A2');
+        const o = stat(aa.ours), p = stat(aa.previous);
+        rows.push({
+          measurement: name, what: `${condition}, ${label}: A/A false-keep rate`, ours: o.rate, unit: '%', base: { label: 'previous', value: p.rate }, n: trials,
+          note: `ours ${o.kept}/${trials}, 95% upper bound ${(upperBound95(o.kept, trials) * 100).toFixed(1)}%; previous ${p.kept}/${trials}, upper ${(upperBound95(p.kept, trials) * 100).toFixed(1)}%`,
+        });
+        const resampledCount = envInt('BENCH_DECISION_RESAMPLED', 2000);
+        const aaResampled = replay('A2', resampledCount, seededRandom(11));
+        const or = stat(aaResampled.ours), pr = stat(aaResampled.previous);
+        rows.push({
+          measurement: name, what: `${condition}, ${label}: A/A false-keep rate, resampled pairs`, ours: or.rate, unit: '%', base: { label: 'previous', value: pr.rate }, n: resampledCount,
+          note: `windows of pairs drawn at random from the same ${trials}: independent decisions, no order in time; ours ${or.kept}, upper ${(upperBound95(or.kept, resampledCount) * 100).toFixed(2)}%; previous ${pr.kept}, upper ${(upperBound95(pr.kept, resampledCount) * 100).toFixed(2)}%`,
+        });
+        rows.push({
+          measurement: name, what: `${condition}, ${label}: mean pairs per null decision (re-tests included)`, ours: o.meanPairs, unit: 'pairs', base: { label: 'previous', value: p.meanPairs }, ratio: o.meanPairs / p.meanPairs, n: trials,
+          note: `${((o.meanPairs / POLICY.maxRuns) * 100).toFixed(0)}% of the ${POLICY.maxRuns}-pair cap; previous ${((p.meanPairs / POLICY.maxRuns) * 100).toFixed(0)}%`,
+        });
+        for (const [variant, gain] of [['B5', 5], ['B10', 10], ['B20', 20]] as const) {
+          const r = replay(variant);
+          const os = stat(r.ours), ps = stat(r.previous);
+          const real = median(timeline.map((s) => s[variant][reading] / s.A[reading])) - 1;
+          rows.push({
+            measurement: name, what: `${condition}, ${label}: ${gain}% less work found (kept)`, ours: os.rate, unit: '%', base: { label: 'previous', value: ps.rate }, n: trials,
+            note: `median pairs to a keep ${os.medianKeptPairs} (previous ${ps.medianKeptPairs}); measured median change ${(real * 100).toFixed(1)}%`,
+          });
         }
       }
-      const ten = runs.slice(2 * from, 2 * from + 10);
-      const a = median(ten.slice(0, 5)), b = median(ten.slice(5));
-      if (b < a) naiveKeeps++;
-      if (b < a * 0.97) naive3++;
-      // Same 10 runs, interleaved sides: what interleaving alone does, without the test.
-      if (median(ten.filter((_, i) => i % 2 === 1)) < median(ten.filter((_, i) => i % 2 === 0))) interleavedKeeps++;
+      rows.push({
+        measurement: name, what: `${condition}: noise floor, cpuTime`, ours: floors.cpu.ours, unit: '%', base: { label: 'wall time', value: floors.wall.ours }, ratio: floors.cpu.ours / floors.wall.ours, n: CALIBRATION_SLOTS,
+        note: `paired floor; previous (unpaired) floors: cpuTime ${(floors.cpu.previous * 100).toFixed(2)}%, wall ${(floors.wall.previous * 100).toFixed(2)}%`,
+      });
+      // The naive harness: 5 runs of A, then 5 of A' (identical), keep if the median dropped.
+      const naive = pairsOf(timeline, 'A', 'A2', 'wall');
+      let naiveKeeps = 0, naive3 = 0;
+      for (let from = 0; from < trials; from++) {
+        const w = windowAt(naive, from, 10);
+        const a = median(w.a.slice(0, 5)), b = median(w.b.slice(5));
+        if (b < a) naiveKeeps++;
+        if (b < a * 0.97) naive3++;
+      }
+      rows.push({ measurement: name, what: `${condition}, wall time: naive 5 A then 5 A', "better"`, ours: naiveKeeps / trials, unit: '%', n: trials, note: `"better by >3%": ${((naive3 / trials) * 100).toFixed(1)}%` });
+      rows.push({ measurement: name, what: `${condition}: median run`, ours: median(timeline.map((s) => s.A.cpu)), unit: 'ms CPU', base: { label: 'wall', value: median(timeline.map((s) => s.A.wall)) }, n: trials });
     }
-    const minutes = (performance.now() - started) / 60_000;
-    const round = (ps: Pair[]) => ps.map((p) => [Math.round(p.baseline * 10) / 10, Math.round(p.candidate * 10) / 10]);
-    ctx.raw.aa = { note: 'wall ms, [baseline, candidate] per pair, in time order', floor, calibration: round(calibration), timeline: round(timeline) };
-    const all = [...calibration.flatMap((p) => [p.baseline, p.candidate]), ...runs];
-    progress(`A/A: ${trials} trials replayed in ${minutes.toFixed(1)} min of sampling`);
-    const name = this.name;
-    const rate = (what: string, ours: number, base?: { label: string; value: number }, note?: string): Row => ({
-      measurement: name, what, ours, unit: '%', ...(base && { base }), n: trials, ...(note && { note }),
-    });
-    return [
-      rate('false-keep rate', oursKeeps / trials, { label: 'naive 5 A then 5 B', value: naiveKeeps / trials }, `ours: ${oursFirstBetter} first "better", ${oursKeeps} confirmed; ${oursWorse} "worse"`),
-      rate('naive: "better by >3%"', naive3 / trials),
-      rate('naive interleaved 5 vs 5 (same runs, any gain)', interleavedKeeps / trials),
-      { measurement: name, what: 'runs per trial, ours (both sides, re-tests included)', ours: oursRuns / trials, unit: 'runs', base: { label: 'naive', value: 10 }, ratio: oursRuns / trials / 10, n: trials, note: `minRuns ${minRuns}, maxRuns ${maxRuns}, alpha ${alpha}` },
-      { measurement: name, what: 'calibrated noise floor', ours: floor, unit: '%', n: 2 * calibration.length, note: `noiseFloor(a, b, maxRuns=${policy.maxRuns})` },
-      { measurement: name, what: 'coefficient of variation of the samples', ours: coefficientOfVariation(all), unit: '%', n: all.length },
-      { measurement: name, what: 'robust CV (1.4826 MAD / median)', ours: robustCv(all), unit: '%', n: all.length, note: `${all.filter((x) => x > 1.5 * median(all)).length} runs > 1.5x the median` },
-      { measurement: name, what: 'median run (wall time of the metric command)', ours: median(all), unit: 'ms', n: all.length },
-      { measurement: name, what: 'timeline', ours: pairs, unit: 'pairs', note: `${pairs < pairsWanted ? `CUT SHORT from ${pairsWanted} by the ${budgetMinutes}-minute budget; ` : ''}trial offsets every ~${(last / Math.max(1, trials - 1)).toFixed(1)} pairs, up to ${window} pairs a trial: overlapping` },
-      { measurement: name, what: 'wall time of this measurement', ours: minutes, unit: 'min' },
-    ];
+    ctx.raw.decisions = raw;
+    rows.push({ measurement: name, what: 'wall time of this measurement', ours: (performance.now() - started) / 60_000, unit: 'min' });
+    return rows;
   },
 };

@@ -11,7 +11,7 @@ import { calibrate, readCalibration } from './core/calibration';
 import { ConfigError, loadConfig, type ProposerKind } from './core/config';
 import { contextPrompt, historyFromRunner, profileFromRunner } from './core/context';
 import { currentBaseline } from './core/currentBaseline';
-import { describeOutcome, metricValue, percent } from './core/format';
+import { describeCalibration, describeChange, describeOutcome, metricValue, percent } from './core/format';
 import { runCycles, type EngineEvent, type RunSummary } from './core/cycle';
 import { readLessons, readVerdicts, streamLessons } from './core/lessons';
 import { applyProposal, PROPOSAL_FILE, rejectProposal, saveProposal, type Decision } from './core/proposal';
@@ -108,12 +108,9 @@ async function main(argv: string[]): Promise<number> {
   };
   try {
     if (command === 'calibrate') {
-      const calibration = await calibrate(options);
-      if (values.json) process.stdout.write(JSON.stringify(calibration, null, 2) + '\n');
-      else {
-        const kind = calibration.deterministic ? 'deterministic metric: any change is real' : `noise floor ${percent(calibration.floor).slice(1)}`;
-        process.stdout.write(`${kind} (${calibration.runs} A/A pairs, median ${metricValue(calibration.spread.median)}); saved to .rsi/calibration.json\n`);
-      }
+      const { previous, ...calibration } = await calibrate(options);
+      if (values.json) process.stdout.write(JSON.stringify({ ...calibration, previous }, null, 2) + '\n');
+      else process.stdout.write(`${describeCalibration(calibration, previous)}; saved to .rsi/calibration.json\n`);
       return controller.signal.aborted ? 130 : 0;
     }
     const summary = await runCycles(options, cycles);
@@ -280,7 +277,9 @@ function progressPrinter(debug: (line: string) => void): (event: EngineEvent) =>
         break;
       }
       case 'calibration':
+        // Off a terminal, a line at each quarter: a calibration takes minutes on a slow metric.
         if (live) line(`  A/A pair ${event.pairs} of ${event.total}`, true);
+        else if (event.pairs % Math.ceil(event.total / 4) === 0 || event.pairs === event.total) line(`  A/A pair ${event.pairs} of ${event.total}`);
         break;
       case 'lesson':
         line(`[cycle ${event.cycle}]   -> ${describeOutcome(event.lesson, { p: true })}`);
@@ -302,9 +301,10 @@ function renderSummary(summary: RunSummary): string {
       out.push(` ${mark} ${lesson.hypothesis}\n      ${describeOutcome(lesson, { p: true })}`);
     }
   }
-  const first = summary.cycles[0]?.baseline.median;
-  const best = [...summary.cycles].reverse().find((c) => c.winner)?.winner?.metric?.candidate.median;
-  if (first !== undefined && best !== undefined) out.push(`\n${name}: ${metricValue(first)} -> ${metricValue(best)} (${direction})`);
+  const all = summary.accumulated;
+  if (all) {
+    out.push(`\n${name}: original ${metricValue(all.baseline.median)} -> final ${metricValue(all.candidate.median)}, ${describeChange(all)}, measured side by side at the end (${direction})`);
+  }
   const counts = Object.entries(summary.outcomes).map(([k, v]) => `${v} ${k}`).join(', ');
   if (summary.stopReason) out.push(`\nstopped early: ${summary.stopReason}`);
   out.push(`\n${summary.cycles.length} cycle(s) in ${(summary.durationMs / 1000).toFixed(1)} s: ${counts || 'no candidates'}${summary.cancelled ? ' (stopped)' : ''}`);

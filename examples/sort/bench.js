@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// Benchmark for the wall-time metric: sorts seeded pseudo-random arrays.
-// Prints a checksum so a wrong sort is visible; the metric is the process's wall time.
+// Benchmark for the CPU-time metric: sorts seeded pseudo-random arrays.
+// Prints a checksum so a wrong sort is visible; the metric is the process tree's CPU time.
 'use strict';
 const { sort } = require('./sort.js');
 

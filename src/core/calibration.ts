@@ -5,7 +5,7 @@ import type { MetricSpec, Side } from '../runner/protocol';
 import { loadConfig, metricSpec, type RsiConfig } from './config';
 import type { EngineOptions } from './cycle';
 import { seededRandom } from './random';
-import { compare, isConstant, median } from './stats';
+import { isConstant, median, pairedDifferences, pairSpread } from './stats';
 
 /** The noise floor of a workspace's metric on this machine, cached in `.rsi/calibration.json`. */
 export interface Calibration {
@@ -20,6 +20,22 @@ export interface Calibration {
   machine: string;
   /** Median and median absolute deviation of all A/A runs, for reports. */
   spread: { median: number; mad: number };
+  /** Standard deviation of the A/A pairs' differences (log ratio, or relative): what a cycle's own A/A pairs are checked against. */
+  pairSpread: number;
+  /** What the machine was doing: a floor taken under another load is re-checked (cycle.ts). */
+  conditions: Conditions;
+}
+
+export interface Conditions {
+  /** 1, 5 and 15 minute load averages. */
+  loadavg: number[];
+  cores: number;
+  platform: string;
+  node: string;
+}
+
+export function currentConditions(): Conditions {
+  return { loadavg: os.loadavg().map((x) => Math.round(x * 100) / 100), cores: os.cpus().length, platform: `${os.platform()} ${os.release()}`, node: process.version };
 }
 
 function mad(xs: number[]): number {
@@ -35,24 +51,26 @@ export function machineId(): string {
 }
 
 /**
- * The noise floor from A/A samples (the same code on both sides, runs interleaved): resample
- * comparisons of `n` runs a side and take the 95th percentile of the absolute relative change they
- * report. With `n` the most runs a decision may take, the floor is the difference this loop cannot
- * tell from noise even at its best; the significance test then guards what lies above it.
- * Seeded, so a calibration is reproducible from its samples.
+ * The noise floor from A/A pairs (the same code on both sides, runs interleaved): resample `n`
+ * pairs at a time, estimate the change as a decision does (the mean of the pairs' differences),
+ * and take the 95th percentile of its size. With `n` the most pairs a decision may take, the floor
+ * is the change this loop cannot tell from noise even at its best. Seeded, so a calibration is
+ * reproducible from its samples.
  */
 export function noiseFloor(a: number[], b: number[], n: number, trials = 400): number {
   if (isConstant([...a, ...b])) return 0;
+  const { d, toChange } = pairedDifferences(a, b);
   const random = seededRandom(0x5eed);
-  const draw = (xs: number[]) => Array.from({ length: n }, () => xs[Math.floor(random() * xs.length)]);
-  const changes = Array.from({ length: trials }, () => Math.abs(compare(draw(a), draw(b)).change)).sort((x, y) => x - y);
-  return changes[Math.floor(0.95 * (trials - 1))];
+  const estimate = () => toChange(Array.from({ length: n }, () => d[Math.floor(random() * d.length)]!).reduce((s, x) => s + x, 0) / n);
+  const changes = Array.from({ length: trials }, () => Math.abs(estimate())).sort((x, y) => x - y);
+  return changes[Math.floor(0.95 * (trials - 1))]!;
 }
 
 export async function readCalibration(workspace: string, metricCommand: string): Promise<Calibration | undefined> {
   try {
     const cached = JSON.parse(await fs.readFile(path.join(workspace, CALIBRATION_FILE), 'utf8')) as Calibration;
-    const valid = cached.v === 1 && typeof cached.floor === 'number' && cached.metricCommand === metricCommand && cached.machine === machineId();
+    // One without pairSpread predates paired decisions: its floor was computed another way.
+    const valid = cached.v === 1 && typeof cached.floor === 'number' && typeof cached.pairSpread === 'number' && cached.metricCommand === metricCommand && cached.machine === machineId();
     return valid ? cached : undefined;
   } catch {
     return undefined;
@@ -69,20 +87,30 @@ export async function writeCalibration(workspace: string, calibration: Calibrati
  * A/A runs on the prepared sandboxes (the candidate side holding the baseline too), interleaved,
  * then the floor they imply at the cycle's sample size.
  */
-export async function measureNoise(options: EngineOptions, config: RsiConfig, metric: MetricSpec): Promise<Calibration> {
+/** An A/A measurement: the calibration it implies, and its runs (a cycle's baseline sample when it calibrates). */
+export interface NoiseMeasurement {
+  calibration: Calibration;
+  values: Record<Side, number[]>;
+  peakRssBytes: number;
+}
+
+export async function measureNoise(options: EngineOptions, config: RsiConfig, metric: MetricSpec): Promise<NoiseMeasurement> {
   const { runner, signal } = options;
   await runner.request('setCandidate', { files: {} }, { signal });
+  const conditions = currentConditions(); // before the runs add their own load
   const runs = config.noise.calibrationRuns;
   const values: Record<Side, number[]> = { baseline: [], candidate: [] };
+  let peakRssBytes = 0;
   for (let i = 0; i < runs; i++) {
     for (const side of ['baseline', 'candidate'] as const) {
-      const sample = await runner.request('sample', { metric, side, runs: 1, stopWhenConstant: false }, { signal });
+      const sample = await runner.request('sample', { metric, side, runs: 1 }, { signal });
       values[side].push(...sample.values);
+      peakRssBytes = Math.max(peakRssBytes, sample.peakRssBytes);
     }
     options.onEvent?.({ kind: 'calibration', pairs: i + 1, total: runs });
   }
   const all = [...values.baseline, ...values.candidate];
-  return {
+  const calibration: Calibration = {
     v: 1,
     time: new Date().toISOString(),
     floor: noiseFloor(values.baseline, values.candidate, config.sampling.maxRuns),
@@ -91,18 +119,23 @@ export async function measureNoise(options: EngineOptions, config: RsiConfig, me
     metricCommand: config.metric.command,
     machine: machineId(),
     spread: { median: median(all), mad: mad(all) },
+    pairSpread: pairSpread(values.baseline, values.candidate),
+    conditions,
   };
+  return { calibration, values, peakRssBytes };
 }
 
-/** `rsi calibrate`: measure the noise floor of the workspace's metric afresh and cache it. */
-export async function calibrate(options: EngineOptions): Promise<Calibration> {
+/** `rsi calibrate`: measure the noise floor of the workspace's metric afresh and cache it; `previous` is the one it replaced. */
+export async function calibrate(options: EngineOptions): Promise<Calibration & { previous?: Calibration }> {
   const { workspace, runner, signal } = options;
   const config = await loadConfig(workspace);
+  const previous = await readCalibration(workspace, config.metric.command);
+  options.onEvent?.({ kind: 'log', message: `calibrating: ${config.noise.calibrationRuns} A/A pairs of \`${config.metric.command}\` on two identical sandboxes, interleaved` });
   await runner.request('prepare', { workspace, storageRoot: options.storageRoot, overlay: {} }, { signal });
   try {
-    const calibration = await measureNoise(options, config, metricSpec(config));
+    const { calibration } = await measureNoise(options, config, metricSpec(config));
     await writeCalibration(workspace, calibration);
-    return calibration;
+    return { ...calibration, ...(previous && { previous }) };
   } finally {
     await runner.request('release', {}).catch(() => undefined);
   }

@@ -7,7 +7,7 @@ import { UserError } from '../protocol/errors';
 import type { Direction } from './lessons';
 
 /** How the metric's number is read from a run. */
-export type MetricReader = 'wallTime' | { regex: string } | { json: string };
+export type MetricReader = 'wallTime' | 'cpuTime' | { regex: string } | { json: string };
 
 export type ProposerConfig =
   | 'tuner'

@@ -1,17 +1,17 @@
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { RunnerClient } from '../runner/client';
-import type { CompareResult, MetricSpec, ProgressEvent } from '../runner/protocol';
+import type { CompareParams, CompareResult, MetricSpec, ProgressEvent } from '../runner/protocol';
 import { measureNoise, readCalibration, writeCalibration, type Calibration } from './calibration';
 import { loadConfig, metricSpec, type ProposerKind, type RsiConfig } from './config';
 import { contextPrompt, historyFromRunner, profileFromRunner } from './context';
-import { metricValue, percent } from './format';
+import { describeCalibration, metricValue, percent } from './format';
 import { appendRecords, newLessonId, readLessons, type Lesson, type LessonLog, type LessonMetric, type Outcome } from './lessons';
 import { unifiedDiff, validateProposal, type Candidate, type FileChange } from './patch';
 import { createProposer, ProposerError, proposerForKind, type ProposerOptions } from './proposers';
 import type { Proposal, Proposer } from './proposers/types';
 import { errorKind, UserError, userMessage } from '../protocol/errors';
-import { median, type SamplingPolicy } from './stats';
+import { isConstant, median, pairSpread, type Comparison, type SamplingPolicy } from './stats';
 import { checkTargets } from './targets';
 import { listTargetFiles, readTextOrNull, replaceIfUnchanged } from './workspace';
 
@@ -63,6 +63,8 @@ export interface CycleReport {
   lessons: LessonBrief[];
   /** The best kept candidate of this cycle: the next cycle's baseline. */
   winner?: Lesson;
+  /** When several were kept: each one re-measured on fresh pairs, which chose the winner. */
+  headToHead?: { lesson: string; comparison: Comparison }[];
 }
 
 /** The accumulated change of the kept winners, not yet in the user's files. */
@@ -83,6 +85,11 @@ export interface RunSummary {
   /** Winners that were written to the workspace (auto-accept). */
   applied: Lesson[];
   proposal?: PendingProposal;
+  /**
+   * The run's whole change, measured at its end: the original files against the final ones,
+   * interleaved. Unlike the kept lessons' estimates, it is not inflated by having been chosen.
+   */
+  accumulated?: Comparison;
   cancelled: boolean;
   /** Why the run ended before its cycles were done, when a proposer failed after some cycles ran. */
   stopReason?: string;
@@ -119,6 +126,7 @@ export async function runCycles(options: EngineOptions, count: number): Promise<
       }
       options.onEvent?.({ kind: 'cycle', report });
     }
+    if (!options.signal?.aborted) summary.accumulated = await loop.measureAccumulated();
   } catch (err) {
     // A proposer failing in a later cycle (an endpoint gone away) ends the run, not its summary.
     if (err instanceof ProposerError && summary.cycles.length > 0) summary.stopReason = err.message;
@@ -146,6 +154,10 @@ class Loop {
   /** The workspace's content of those files when the run started (null: did not exist). */
   private readonly origins = new Map<string, string | null>();
   private readonly winners: string[] = [];
+  /** Every file a kept winner changed in this run: its content at the start, and at the end. */
+  private readonly runStart = new Map<string, string | null>();
+  private readonly runEnd = new Map<string, string | null>();
+  private lastFloor = 0;
   /** This cycle's validated candidates by lesson id, to find the winner's file contents. */
   private readonly candidates = new Map<string, Candidate>();
   /**
@@ -204,8 +216,8 @@ class Loop {
       }
       this.gatePassed = true;
     }
-    const baseline = await this.measureBaseline(cycle);
-    const noiseFloor = await this.noiseFloor(cycle, baseline);
+    const { baseline, noiseFloor } = await this.measureBaseline(cycle);
+    this.lastFloor = noiseFloor;
 
     stage('propose', `asking the ${this.proposer.name} proposer for ${this.config.candidates} candidates`);
     const proposals = await this.propose(cycle, lessonLog, baseline, noiseFloor);
@@ -221,37 +233,79 @@ class Loop {
     }
 
     const report: CycleReport = { cycle, baseline, noiseFloor, lessons };
-    report.winner = bestKept(lessons, this.config.metric.direction);
+    Object.assign(report, await this.chooseWinner(lessons, baseline, noiseFloor));
     if (report.winner) this.keep(this.candidates.get(report.winner.id)!, report.winner);
     this.candidates.clear();
     return report;
   }
 
-  private async measureBaseline(cycle: number): Promise<BaselineStats> {
+  /**
+   * The baseline's sample and this cycle's noise floor. The baseline runs as A/A pairs (both
+   * sandboxes hold it now), so the cycle sees the machine's noise as it is now: when the pairs'
+   * spread differs from the calibration's beyond chance (another load, another tenant), the floor is
+   * measured afresh. A fresh measurement's runs are the baseline's sample. Deterministic only when
+   * the calibration proved it (zero spread over all its runs) and this cycle's pair agrees: a few
+   * equal values from a coarse timer prove nothing.
+   */
+  private async measureBaseline(cycle: number): Promise<{ baseline: BaselineStats; noiseFloor: number }> {
     // A kept winner's runs are not reused as the new baseline: a fresh sample keeps cycles independent.
-    this.emit({ kind: 'stage', cycle, stage: 'baseline', message: 'measuring the baseline' });
-    const deterministicPossible = this.config.metric.read !== 'wallTime';
-    const sample = await this.options.runner.request(
-      'sample',
-      { metric: this.metric, side: 'baseline', runs: this.config.sampling.minRuns, stopWhenConstant: deterministicPossible },
+    this.emit({ kind: 'stage', cycle, stage: 'baseline', message: 'measuring the baseline (A/A pairs)' });
+    const configured = this.config.noise.floor;
+    this.calibration ??= await readCalibration(this.options.workspace, this.config.metric.command);
+    if (!this.calibration && configured === null) return this.calibrate(cycle, 'calibrating the noise floor (A/A runs), once per workspace and machine');
+    const proven = this.calibration?.deterministic === true;
+    const aa = await this.options.runner.request(
+      'compare',
+      { metric: this.metric, policy: this.policy(0, false), extend: { baseline: [], candidate: [], pairs: proven ? 1 : this.config.sampling.minRuns } },
       this.request(),
     );
-    const deterministic = deterministicPossible && sample.values.length >= 2 && sample.values.every((v) => v === sample.values[0]);
-    const baseline = { median: median(sample.values), n: sample.values.length, values: sample.values, deterministic, peakRssBytes: sample.peakRssBytes };
+    if (!aa.ok) throw new EngineStop(`the metric fails on the unmodified workspace: ${aa.detail}`);
+    const values = [...aa.baseline, ...aa.candidate];
+    const deterministic = proven && isConstant(values);
+    if (configured === null && this.calibration) {
+      const changed = proven && !deterministic ? 'the calibration found the metric deterministic, but its A/A runs now differ' : this.noiseChanged(aa.baseline, aa.candidate);
+      if (changed) return this.calibrate(cycle, `${changed}: measuring the noise floor again`);
+    }
+    const baseline = { median: median(values), n: values.length, values, deterministic, peakRssBytes: Math.max(aa.peakRssBytes.baseline, aa.peakRssBytes.candidate) };
     this.log(`baseline ${this.config.metric.name} = ${metricValue(baseline.median)} (n=${baseline.n}${deterministic ? ', deterministic' : ''})`);
-    return baseline;
+    return { baseline, noiseFloor: configured ?? (deterministic ? 0 : this.calibration!.floor) };
   }
 
-  private async noiseFloor(cycle: number, baseline: BaselineStats): Promise<number> {
-    if (this.config.noise.floor !== null) return this.config.noise.floor;
-    if (baseline.deterministic) return 0;
-    this.calibration ??= await readCalibration(this.options.workspace, this.config.metric.command);
-    if (!this.calibration) {
-      this.emit({ kind: 'stage', cycle, stage: 'calibrate', message: 'calibrating the noise floor (A/A runs), once per workspace and machine' });
-      this.calibration = await measureNoise(this.options, this.config, this.metric);
-      await writeCalibration(this.options.workspace, this.calibration);
-    }
-    return this.calibration.floor;
+  /**
+   * Why this cycle's A/A pairs say the noise is not the calibration's, or undefined. Variance ratio
+   * against the calibration's pairs, two-sided at 1% on log(F) (standard error sqrt(2/df1 + 2/df2)):
+   * strict because a false alarm costs a whole calibration, and a real change (a CPU hog starting,
+   * which doubles a wall-time spread) is far beyond it. The load average is only recorded: this
+   * loop's own runs are part of it.
+   */
+  private noiseChanged(a: number[], b: number[]): string | undefined {
+    const calibration = this.calibration!;
+    const pairs = Math.min(a.length, b.length);
+    const spread = pairSpread(a, b);
+    if (pairs < 3 || !(spread > 0 && calibration.pairSpread > 0)) return undefined;
+    const logF = 2 * Math.log(spread / calibration.pairSpread);
+    const se = Math.sqrt(2 / (pairs - 1) + 2 / Math.max(1, calibration.runs - 1));
+    if (Math.abs(logF) <= 2.576 * se) return undefined;
+    return `the A/A pairs now spread ${(spread / calibration.pairSpread).toFixed(1)}x as much as at calibration`;
+  }
+
+  /** Measures the noise floor afresh, stores it, and uses its runs as the baseline's sample. */
+  private async calibrate(cycle: number, message: string): Promise<{ baseline: BaselineStats; noiseFloor: number }> {
+    this.emit({ kind: 'stage', cycle, stage: 'calibrate', message });
+    const previous = this.calibration;
+    const { calibration, values, peakRssBytes } = await measureNoise(this.options, this.config, this.metric);
+    await writeCalibration(this.options.workspace, calibration);
+    this.calibration = calibration;
+    this.log(describeCalibration(calibration, previous));
+    const all = [...values.baseline, ...values.candidate];
+    const baseline = { median: median(all), n: all.length, values: all, deterministic: calibration.deterministic, peakRssBytes };
+    this.log(`baseline ${this.config.metric.name} = ${metricValue(baseline.median)} (n=${baseline.n}${baseline.deterministic ? ', deterministic' : ''})`);
+    return { baseline, noiseFloor: this.config.noise.floor ?? calibration.floor };
+  }
+
+  private policy(noiseFloor: number, deterministic: boolean): SamplingPolicy {
+    const { minRuns, maxRuns, alpha } = this.config.sampling;
+    return { minRuns, maxRuns, alpha, noiseFloor, direction: this.config.metric.direction, deterministic };
   }
 
   private async propose(cycle: number, lessonLog: LessonLog, baseline: BaselineStats, noiseFloor: number): Promise<Proposal[]> {
@@ -345,50 +399,96 @@ class Loop {
     const gate = await runner.request('gate', { side: 'candidate', commands: this.config.gate, ...this.limits() }, this.request());
     if (!gate.ok) return lesson('gate-failed', { ...recorded, detail: `\`${gate.command}\` ${gate.reason}\n${gate.output}` });
 
-    const policy: SamplingPolicy = {
-      minRuns: this.config.sampling.minRuns,
-      maxRuns: this.config.sampling.maxRuns,
-      alpha: this.config.sampling.alpha,
-      noiseFloor: at.noiseFloor,
-      direction: this.config.metric.direction,
-      deterministic: at.baseline.deterministic,
-    };
-    const compareOnce = async (phase: 'measure' | 'confirm'): Promise<CompareResult> => {
+    const policy = this.policy(at.noiseFloor, at.baseline.deterministic);
+    const compareOnce = async (phase: 'measure' | 'confirm', extend?: CompareParams['extend']): Promise<CompareResult> => {
       const runs = { baseline: 0, candidate: 0 };
       progress(phase, runs);
       return runner.request(
         'compare',
-        {
-          metric: this.metric,
-          policy,
-          memoryLimitBytes: at.baseline.peakRssBytes > 0 ? Math.round(at.baseline.peakRssBytes * (1 + this.config.limits.memoryGrowth)) : undefined,
-          constantBaseline: at.baseline.deterministic ? at.baseline.median : undefined,
-        },
+        { metric: this.metric, policy, memoryLimitBytes: this.memoryLimit(at.baseline), constantBaseline: at.baseline.deterministic ? at.baseline.median : undefined, extend },
         this.request((event) => {
           if (event.kind !== 'run') return;
-          runs[event.side] = event.index + 1;
+          runs[event.side] = event.index + 1 - (extend?.baseline.length ?? 0);
           progress(phase, runs);
         }),
       );
     };
     const first = await compareOnce('measure');
     if (!first.ok) return lesson(first.outcome, { ...recorded, detail: first.detail });
-    const metricOf = (r: Extract<CompareResult, { ok: true }>) => toLessonMetric(this.config, r);
-    if (first.verdict === 'worse') return lesson('regressed', { ...recorded, metric: metricOf(first) });
-    if (first.verdict === 'same') return lesson('no-effect', { ...recorded, metric: metricOf(first), detail: `no change beyond the noise floor (${percent(at.noiseFloor)})` });
-    // An apparent winner must win again on fresh runs: one lucky streak is not an improvement.
-    if (!this.config.sampling.confirm || at.baseline.deterministic) return lesson('kept', { ...recorded, metric: metricOf(first) });
-    const second = await compareOnce('confirm');
+    const pairs = first.baseline.length;
+    const metricOf = (r: Extract<CompareResult, { ok: true }>, phases: number[]) => toLessonMetric(this.config, r, policy, phases);
+    if (first.verdict === 'worse') return lesson('regressed', { ...recorded, metric: metricOf(first, [pairs]) });
+    if (first.verdict === 'same') return lesson('no-effect', { ...recorded, metric: metricOf(first, [pairs]), detail: `no change beyond the noise floor (${percent(at.noiseFloor).slice(1)})` });
+    if (!this.config.sampling.confirm || at.baseline.deterministic) return lesson('kept', { ...recorded, metric: metricOf(first, [pairs]) });
+    // An apparent winner must hold over as many fresh pairs again, judged on all its pairs: the
+    // interval stays valid (it holds at every look), and the runs that made it look good are diluted
+    // by runs that were not chosen for it, so a lucky streak fades instead of being kept.
+    const second = await compareOnce('confirm', { baseline: first.baseline, candidate: first.candidate, pairs });
     if (!second.ok) return lesson(second.outcome, { ...recorded, detail: `on the re-test: ${second.detail}` });
-    if (second.verdict !== 'better') {
-      return lesson('no-effect', { ...recorded, metric: metricOf(second), detail: `looked better (${percent(first.comparison.change)}) but did not hold on the re-test` });
+    const metric = metricOf(second, [pairs, second.baseline.length - pairs]);
+    const looked = `looked ${percent(first.comparison.change)} after ${pairs} pairs`;
+    if (second.verdict === 'better') return lesson('kept', { ...recorded, metric, detail: `held over ${pairs} fresh pairs (${looked})` });
+    if (second.verdict === 'worse') return lesson('regressed', { ...recorded, metric, detail: `reversed over ${pairs} fresh pairs (${looked})` });
+    return lesson('no-effect', { ...recorded, metric, detail: `did not hold over ${pairs} fresh pairs (${looked})` });
+  }
+
+  private memoryLimit(baseline: BaselineStats): number | undefined {
+    return baseline.peakRssBytes > 0 ? Math.round(baseline.peakRssBytes * (1 + this.config.limits.memoryGrowth)) : undefined;
+  }
+
+  /**
+   * The winner among this cycle's kept candidates. Each kept one's estimate was the one that
+   * happened to clear the bar, so the largest of them is biased upwards (the winner's curse): when
+   * several are kept, each is measured again on maxRuns fresh pairs against the same baseline, and
+   * the best fresh estimate wins. A deterministic metric has no curse: its estimates are exact.
+   */
+  private async chooseWinner(lessons: Lesson[], baseline: BaselineStats, noiseFloor: number): Promise<Pick<CycleReport, 'winner' | 'headToHead'>> {
+    const kept = lessons.filter((l) => l.outcome === 'kept' && l.metric);
+    if (kept.length < 2 || baseline.deterministic) return { winner: bestKept(kept, this.config.metric.direction) };
+    const sign = this.config.metric.direction === 'maximize' ? 1 : -1;
+    const headToHead: NonNullable<CycleReport['headToHead']> = [];
+    for (const lesson of kept) {
+      const candidate = this.candidates.get(lesson.id)!;
+      await this.options.runner.request('setCandidate', { files: Object.fromEntries(candidate.changes.map((c) => [c.path, c.after])) }, this.request());
+      this.log(`head-to-head: measuring "${lesson.hypothesis}" again on ${this.config.sampling.maxRuns} fresh pairs`);
+      const fresh = await this.options.runner.request(
+        'compare',
+        { metric: this.metric, policy: this.policy(noiseFloor, false), memoryLimitBytes: this.memoryLimit(baseline), extend: { baseline: [], candidate: [], pairs: this.config.sampling.maxRuns } },
+        this.request(),
+      );
+      if (fresh.ok) headToHead.push({ lesson: lesson.id, comparison: fresh.comparison });
     }
-    return lesson('kept', { ...recorded, metric: metricOf(second), detail: `confirmed on a re-test (first ${percent(first.comparison.change)})` });
+    const best = headToHead.reduce<(typeof headToHead)[number] | undefined>((b, h) => (!b || sign * h.comparison.change > sign * b.comparison.change ? h : b), undefined);
+    return { winner: best ? kept.find((l) => l.id === best.lesson) : bestKept(kept, this.config.metric.direction), headToHead };
+  }
+
+  /**
+   * The run's whole change: the original files against the final ones, interleaved on maxRuns
+   * fresh pairs at the end of the run (the sandboxes are prepared for it). Undefined when nothing
+   * was kept, or when the final side fails.
+   */
+  async measureAccumulated(): Promise<Comparison | undefined> {
+    if (this.runStart.size === 0) return undefined;
+    const { workspace, runner, storageRoot } = this.options;
+    // A deterministic metric's difference is exact: one pair says it.
+    const deterministic = this.calibration?.deterministic === true;
+    const pairs = deterministic ? 1 : this.config.sampling.maxRuns;
+    this.log(`measuring the run's change: the original files against the final ones, ${pairs} interleaved pair${pairs === 1 ? '' : 's'}`);
+    await runner.request('prepare', { workspace, storageRoot, overlay: Object.fromEntries(this.runStart) }, this.request());
+    await runner.request('setCandidate', { files: Object.fromEntries(this.runEnd) }, this.request());
+    const result = await runner.request(
+      'compare',
+      { metric: this.metric, policy: this.policy(this.lastFloor, deterministic), extend: { baseline: [], candidate: [], pairs } },
+      this.request(),
+    );
+    return result.ok ? result.comparison : undefined;
   }
 
   /** The winner becomes the baseline of the next cycle (in the sandbox only). */
   private keep(candidate: Candidate, winner: Lesson): void {
     for (const change of candidate.changes) {
+      if (!this.runStart.has(change.path)) this.runStart.set(change.path, change.before);
+      this.runEnd.set(change.path, change.after);
       if (!this.origins.has(change.path)) this.origins.set(change.path, change.before);
       this.overlay.set(change.path, change.after);
     }
@@ -472,7 +572,7 @@ function bestKept(lessons: Lesson[], direction: RsiConfig['metric']['direction']
     .reduce<Lesson | undefined>((best, l) => (!best || sign * l.metric!.change > sign * best.metric!.change ? l : best), undefined);
 }
 
-function toLessonMetric(config: RsiConfig, result: Extract<CompareResult, { ok: true }>): LessonMetric {
+function toLessonMetric(config: RsiConfig, result: Extract<CompareResult, { ok: true }>, policy: SamplingPolicy, phases: number[]): LessonMetric {
   const { comparison } = result;
   return {
     name: config.metric.name,
@@ -482,5 +582,10 @@ function toLessonMetric(config: RsiConfig, result: Extract<CompareResult, { ok: 
     change: comparison.change,
     ci: comparison.ci,
     p: comparison.p,
+    level: comparison.level,
+    method: comparison.method,
+    floor: policy.noiseFloor,
+    phases,
+    runs: { baseline: result.baseline, candidate: result.candidate },
   };
 }

@@ -1,5 +1,6 @@
 // How numbers and outcomes read, in the CLI and the editor alike (no imports: the extension's
 // activation bundle uses it without pulling in the engine).
+import type { Calibration } from './calibration';
 import type { Lesson } from './lessons';
 
 /** A signed relative change: +12.34%. */
@@ -12,12 +13,47 @@ export function metricValue(x: number): string {
   return Number.isInteger(x) ? String(x) : x.toPrecision(5);
 }
 
-/** "kept +12.34% [+10.00%, +14.00%], p=0.001, n=5+5", or the outcome and the first line of its detail. */
+const METHODS: Record<string, string> = {
+  'paired-log': 'paired log ratios, anytime-valid sequential test',
+  'paired-relative': 'paired differences, anytime-valid sequential test',
+  exact: 'deterministic metric, one run a side',
+};
+
+/**
+ * "kept: -6.1% CPU time (95% CI -10.3% to -1.4%), 28 runs a side", or the outcome and the first
+ * line of its detail. With `p`: "; p=0.003, floor 0.86%, paired log ratios, ...".
+ */
 export function describeOutcome(lesson: Pick<Lesson, 'outcome' | 'metric' | 'detail'>, options: { p?: boolean } = {}): string {
   const m = lesson.metric;
   if (m) {
-    const p = options.p ? `, p=${m.p.toPrecision(2)}` : '';
-    return `${lesson.outcome} ${percent(m.change)} [${percent(m.ci[0])}, ${percent(m.ci[1])}]${p}, n=${m.baseline.n}+${m.candidate.n}`;
+    const phases = m.phases && m.phases.length > 1 ? ` (${m.phases.join(' + ')})` : '';
+    const details = [`p=${m.p.toPrecision(2)}`, m.floor !== undefined && `floor ${percent(m.floor).slice(1)}`, m.method && METHODS[m.method]].filter(Boolean);
+    return `${lesson.outcome}: ${describeChange(m, m.name)}${phases}${options.p ? `; ${details.join(', ')}` : ''}`;
   }
   return lesson.detail ? `${lesson.outcome}: ${lesson.detail.split('\n')[0]}` : lesson.outcome;
+}
+
+/** "-6.10% CPU time (95% CI -10.30% to -1.40%), 28 runs a side": a change with its interval and runs. */
+export function describeChange(
+  c: { change: number; ci: [number, number]; baseline: { n: number }; candidate: { n: number }; level?: number; method?: string },
+  name?: string,
+): string {
+  const level = c.level === undefined ? '' : `${Math.round(c.level * 1000) / 10}% `;
+  const ci = c.method === 'exact' ? 'exact' : `${level}CI ${bound(c.ci[0])} to ${bound(c.ci[1])}`;
+  const runs = c.baseline.n === c.candidate.n ? `${c.baseline.n} runs a side` : `${c.baseline.n}+${c.candidate.n} runs`;
+  return `${percent(c.change)}${name ? ` ${name}` : ''} (${ci}), ${runs}`;
+}
+
+/** An end of an interval; an unbounded one (stored as the largest double) reads as such. */
+function bound(x: number): string {
+  return Math.abs(x) >= 1e300 ? (x > 0 ? 'unbounded' : '-unbounded') : percent(x);
+}
+
+/** "noise floor 0.86% (20 A/A pairs, median 201.3, load 0.40 on 2 cores; was 1.40% on 2026-12-01 09:12 at load 1.90)". */
+export function describeCalibration(calibration: Calibration, previous?: Calibration): string {
+  const floor = (c: Calibration) => (c.deterministic ? 'deterministic' : percent(c.floor).slice(1));
+  const load = (c: Calibration) => c.conditions?.loadavg[0]?.toFixed(2) ?? '?';
+  const what = calibration.deterministic ? 'deterministic metric: any change is real' : `noise floor ${floor(calibration)}`;
+  const was = previous ? `; was ${floor(previous)} on ${previous.time.slice(0, 16).replace('T', ' ')} at load ${load(previous)}` : '; no earlier calibration';
+  return `${what} (${calibration.runs} A/A pairs, median ${metricValue(calibration.spread.median)}, load ${load(calibration)} on ${calibration.conditions.cores} cores${was})`;
 }

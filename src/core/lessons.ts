@@ -2,6 +2,7 @@ import { createReadStream, promises as fs } from 'node:fs';
 import { createInterface } from 'node:readline';
 import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
+import type { Method } from './stats';
 
 /** Every way a candidate can end (DESIGN.md). */
 export const OUTCOMES = [
@@ -26,6 +27,16 @@ export interface LessonMetric {
   /** Confidence interval of `change`. */
   ci: [number, number];
   p: number;
+  /** Confidence level of `ci` (1 - alpha); the interval is valid at every look of the sequential test. */
+  level?: number;
+  /** How `change` was computed (stats.ts Method): paired-log, paired-relative or exact. */
+  method?: Method;
+  /** The noise floor the decision used. */
+  floor?: number;
+  /** Pairs of each phase: [measure] or [measure, re-test]. */
+  phases?: number[];
+  /** Every run of the decision, both phases, in the order they ran (pair i = baseline[i], candidate[i]). */
+  runs?: { baseline: number[]; candidate: number[] };
 }
 
 /** One attempt, as one line of `.rsi/lessons.jsonl`. */

@@ -1,7 +1,11 @@
 // Statistics for deciding whether a candidate beats the baseline (DESIGN.md "Measuring").
-// Rank-based on purpose: benchmark timings are skewed and have outliers (GC pauses, another
-// tenant), so we use Mann-Whitney U for significance and the Hodges-Lehmann shift for size,
-// as benchstat does. Pure functions, no dependencies.
+//
+// Runs are interleaved (A B A B), so they come in pairs that share the machine's state of the
+// moment: each pair gives one difference, and the drift of the machine cancels inside it (A/A
+// pairs correlate by 0.25-0.36 on a busy machine, MEASURING.md). A positive metric (a time, a
+// size) is compared on the log of the ratio candidate/baseline: relative changes compose, and an
+// interval of a time can never go below -100%. The decision is sequential and valid at every look
+// (see `judge`). Pure functions, no dependencies.
 import type { Direction } from './lessons';
 
 export type { Direction };
@@ -14,143 +18,125 @@ export function median(xs: number[]): number {
   return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
-/** Zero spread (all values equal): the metric looks deterministic. True for 0 or 1 values. */
+/** Zero spread (all values equal). True for 0 or 1 values. */
 export function isConstant(xs: number[]): boolean {
   return xs.every((x) => x === xs[0]);
 }
 
 // ---------------------------------------------------------------------------------------------
-// Distributions
-
-/** Standard normal CDF. erfc approximation (Numerical Recipes), relative error < 1.2e-7. */
-export function normalCdf(z: number): number {
-  const x = Math.abs(z) / Math.SQRT2;
-  const t = 1 / (1 + 0.5 * x);
-  const erfc = t * Math.exp(-x * x - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 +
-    t * (-0.18628806 + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 +
-    t * (-0.82215223 + t * 0.17087277)))))))));
-  return z >= 0 ? 1 - erfc / 2 : erfc / 2;
-}
-
-/** Inverse of normalCdf by bisection: simple, and only called once per comparison. */
-function normalQuantile(p: number): number {
-  let lo = -40, hi = 40;
-  for (let i = 0; i < 100; i++) {
-    const mid = (lo + hi) / 2;
-    if (normalCdf(mid) < p) lo = mid; else hi = mid;
-  }
-  return (lo + hi) / 2;
-}
-
-// Exact null distribution of U is used while every count is an exact double integer:
-// C(50, 25) ~ 1.3e14 < 2^53.
-const EXACT_MAX_N = 50;
+// Paired differences
 
 /**
- * Null distribution of U for sample sizes m and n (no ties): counts[k] = number of the C(m+n, m)
- * equally likely rank arrangements with U = k. These are the coefficients of the Gaussian binomial
- * [m+n choose m]_q = prod_{i=1..m} (1 - q^(n+i)) / (1 - q^i), built one factor at a time; every
- * intermediate is itself a Gaussian binomial, so all values stay exact integers.
+ * How a comparison was computed: `paired-log`, the mean log ratio of the pairs (every value > 0);
+ * `paired-relative`, the mean difference of the pairs relative to |baseline median| (absolute when
+ * that median is 0); `exact`, one run a side of a metric calibrated as deterministic.
  */
-function uCounts(m: number, n: number): number[] {
-  let c = [1];
-  for (let i = 1; i <= m; i++) {
-    const next = new Array<number>(i * n + 1).fill(0);
-    for (let k = 0; k < next.length; k++) {
-      // multiply by (1 - q^(n+i)) ...
-      const prod = (c[k] ?? 0) - (k >= n + i ? c[k - n - i] ?? 0 : 0);
-      // ... and divide by (1 - q^i) as a power series (exact: the quotient is a polynomial).
-      next[k] = prod + (k >= i ? next[k - i]! : 0);
-    }
-    c = next;
-  }
-  return c;
+export type Method = 'paired-log' | 'paired-relative' | 'exact';
+
+export interface PairedDifferences {
+  method: Exclude<Method, 'exact'>;
+  /** One difference per pair, on the internal scale (log ratio, or relative difference). */
+  d: number[];
+  /** From the internal scale to a signed relative change (candidate / baseline - 1). */
+  toChange: (x: number) => number;
+  fromChange: (change: number) => number;
 }
 
-/** Exact null CDF of U: cdf[k] = P(U <= k). Cached, since judge asks for the same sizes on every look. */
-const cdfCache = new Map<string, number[]>();
-function uCdf(m: number, n: number): number[] {
-  const key = `${m},${n}`;
-  let cdf = cdfCache.get(key);
-  if (!cdf) {
-    const counts = uCounts(m, n);
-    const total = counts.reduce((x, y) => x + y, 0);
-    let run = 0;
-    cdf = counts.map((c) => (run += c) / total);
-    cdfCache.set(key, cdf);
+/** The differences of the first min(length) pairs. */
+export function pairedDifferences(baseline: number[], candidate: number[]): PairedDifferences {
+  const n = Math.min(baseline.length, candidate.length);
+  const a = baseline.slice(0, n), b = candidate.slice(0, n);
+  if (a.every((x) => x > 0) && b.every((x) => x > 0)) {
+    return { method: 'paired-log', d: a.map((x, i) => Math.log(b[i]! / x)), toChange: Math.expm1, fromChange: Math.log1p };
   }
-  return cdf;
+  const scale = Math.abs(median(a)) || 1;
+  const same = (x: number) => x;
+  return { method: 'paired-relative', d: a.map((x, i) => (b[i]! - x) / scale), toChange: same, fromChange: same };
+}
+
+/** The q-quantile by linear interpolation of a sorted array. */
+function quantile(sorted: number[], q: number): number {
+  const at = (sorted.length - 1) * q, lo = Math.floor(at);
+  return sorted[lo]! + (at - lo) * ((sorted[Math.min(lo + 1, sorted.length - 1)] ?? sorted[lo]!) - sorted[lo]!);
+}
+
+/**
+ * Differences pulled in to Tukey's outer fences (quartiles -/+ 3 IQR): one GC pause or a burst of
+ * another tenant's work in one run would otherwise inflate the spread of the whole decision and
+ * hide a real effect for many pairs. Only what Tukey calls an extreme outlier moves, and it moves to
+ * the fence, not away, so it still counts in its direction; the fences sit symmetrically about the
+ * middle of the differences, and an A/A difference is symmetric, so no side is favoured. No-op with
+ * fewer than 4 differences or a zero IQR (a coarse timer's many equal values).
+ */
+export function winsorize(d: number[]): number[] {
+  if (d.length < 4) return d;
+  const sorted = [...d].sort((x, y) => x - y);
+  const q1 = quantile(sorted, 0.25), q3 = quantile(sorted, 0.75), iqr = q3 - q1;
+  if (iqr === 0) return d;
+  return d.map((x) => Math.min(q3 + 3 * iqr, Math.max(q1 - 3 * iqr, x)));
+}
+
+function moments(xs: number[]): { n: number; mean: number; ss: number } {
+  const n = xs.length;
+  const mean = n === 0 ? 0 : xs.reduce((s, x) => s + x, 0) / n;
+  return { n, mean, ss: xs.reduce((s, x) => s + (x - mean) ** 2, 0) };
+}
+
+/** Standard deviation of the pairs' differences (internal scale): the noise a decision faces. */
+export function pairSpread(baseline: number[], candidate: number[]): number {
+  const { n, ss } = moments(pairedDifferences(baseline, candidate).d);
+  return n > 1 ? Math.sqrt(ss / (n - 1)) : 0;
 }
 
 // ---------------------------------------------------------------------------------------------
-// Tests and estimates
+// An anytime-valid confidence sequence for the mean of the differences
+//
+// Why this one: the differences' spread is unknown and changes with the machine's load, so the
+// test must not assume it. The scale-invariant Bayes factor of the one-sample t-test (a normal
+// prior N(0, g) on the standardized effect mean/sd, the right-Haar prior on the sd; Lai 1976,
+// Perez-Ortiz et al. 2022, "E-statistics, group invariance and anytime valid testing") is a
+// nonnegative martingale under "mean = mu0" whatever the sd, so by Ville's inequality it ever
+// exceeds 1/alpha with probability at most alpha: looking after every pair and stopping at any
+// moment is allowed. It has a closed form, so the set of mu0 it does not reject (the confidence
+// sequence) is an interval computed without search. A heavy-tailed but symmetric difference (an
+// A/A pair is symmetric by construction) only widens the interval. Splitting alpha over looks
+// (Bonferroni, the previous method) was valid too but much wider, and a group-sequential boundary
+// needs the number of looks fixed in advance.
 
-/**
- * Two-sided Mann-Whitney U test. `u` is the U statistic of `a`: the number of pairs with
- * a_i > b_j, ties counting 1/2 (so u = 0 when every a is below every b). The p-value is exact
- * when there are no ties and n_a + n_b <= 50, otherwise the normal approximation with tie-corrected
- * variance and continuity correction. Empty input or all values tied: p = 1.
- */
-export function mannWhitney(a: number[], b: number[]): { u: number; p: number } {
-  const n1 = a.length, n2 = b.length, N = n1 + n2;
-  if (n1 === 0 || n2 === 0) return { u: 0, p: 1 };
+/** log of the t-mixture Bayes factor for "mean = mu0" after n differences with this mean and sum of squared deviations. */
+function logEvidence(n: number, mean: number, ss: number, mu0: number, g: number): number {
+  const dev2 = n * (mean - mu0) ** 2;
+  const growth = 1 + n * g;
+  if (ss + dev2 === 0) return -0.5 * Math.log(growth);
+  return -0.5 * Math.log(growth) + (n / 2) * (Math.log(ss + dev2) - Math.log(ss + dev2 / growth));
+}
 
-  // Mid-ranks of the pooled sample, collecting tie group sizes for the variance correction.
-  const pooled = [...a.map((v) => ({ v, fromA: true })), ...b.map((v) => ({ v, fromA: false }))]
-    .sort((x, y) => x.v - y.v);
-  let rankSumA = 0, tieTerm = 0;
-  for (let i = 0; i < N;) {
-    let j = i;
-    while (j + 1 < N && pooled[j + 1]!.v === pooled[i]!.v) j++;
-    const t = j - i + 1, midRank = (i + j) / 2 + 1;
-    for (let k = i; k <= j; k++) if (pooled[k]!.fromA) rankSumA += midRank;
-    tieTerm += t * t * t - t;
-    i = j + 1;
-  }
-  const u = rankSumA - (n1 * (n1 + 1)) / 2;
-  const M = n1 * n2;
-
-  if (tieTerm === 0 && N <= EXACT_MAX_N) {
-    // Symmetric null distribution: two-sided p = 2 * P(U <= the smaller tail).
-    return { u, p: Math.min(1, 2 * uCdf(n1, n2)[Math.min(u, M - u)]!) };
-  }
-  const variance = (M / 12) * (N + 1 - tieTerm / (N * (N - 1)));
-  if (variance <= 0) return { u, p: 1 };
-  const z = Math.max(0, Math.abs(u - M / 2) - 0.5) / Math.sqrt(variance);
-  return { u, p: Math.min(1, 2 * (1 - normalCdf(z))) };
+/** Half-width of the confidence sequence at level 1 - alpha: the mu0 whose evidence stays below 1/alpha. Infinity when no mu0 is rejected yet. */
+function radius(n: number, ss: number, alpha: number, g: number): number {
+  if (n < 1) return Infinity;
+  const growth = 1 + n * g;
+  const q = Math.exp((2 / n) * (Math.log(1 / alpha) + 0.5 * Math.log(growth)));
+  if (q >= growth) return Infinity;
+  return Math.sqrt(((q - 1) * ss) / (n * (1 - q / growth)));
 }
 
 /**
- * Hodges-Lehmann shift of b relative to a: the median of all pairwise differences b_j - a_i.
- * The confidence interval [D(k), D(M+1-k)] over the sorted differences is the distribution-free
- * (Moses) interval: k is the largest with P(U <= k-1) <= (1-level)/2, from the exact null
- * distribution of U for small samples, the normal approximation otherwise. When the samples are
- * too small to reach the level at all, the interval is the full range of differences (k = 1),
- * i.e. the widest we can state; the Mann-Whitney p then cannot be significant either.
+ * Prior variance of the standardized effect, chosen so the sequence is narrowest near the run cap,
+ * where the close calls are decided (Howard et al. 2021, "Time-uniform, nonparametric,
+ * nonasymptotic confidence sequences", eq. 3.12 for the normal mixture).
  */
-export function hodgesLehmann(a: number[], b: number[], level = 0.95): { shift: number; lo: number; hi: number } {
-  const n1 = a.length, n2 = b.length, M = n1 * n2;
-  if (M === 0) return { shift: 0, lo: 0, hi: 0 };
-  const d = new Float64Array(M); // typed array: numeric sort, fast enough to run on every look
-  let i = 0;
-  for (const y of b) for (const x of a) d[i++] = y - x;
-  d.sort();
-
-  const tail = (1 - Math.min(Math.max(level, 0), 1)) / 2;
-  let k: number;
-  if (n1 + n2 <= EXACT_MAX_N) {
-    const cdf = uCdf(n1, n2);
-    k = 0;
-    while (k < M && cdf[k]! <= tail) k++; // P(U <= k-1) <= tail holds for this k
-  } else {
-    const sd = Math.sqrt((M * (n1 + n2 + 1)) / 12);
-    k = Math.floor(M / 2 + 0.5 + normalQuantile(tail) * sd);
-  }
-  k = Math.min(Math.max(k, 1), Math.ceil(M / 2));
-  const mid = M >> 1;
-  const shift = M % 2 ? d[mid]! : (d[mid - 1]! + d[mid]!) / 2;
-  return { shift, lo: d[k - 1]!, hi: d[M - k]! };
+function mixtureScale(alpha: number, maxRuns: number): number {
+  const l = -2 * Math.log(alpha);
+  return (l + Math.log(1 + l)) / maxRuns;
 }
+
+/**
+ * The futility stop may wrongly drop a gain the cap could resolve with probability at most this
+ * (one side of a 1 - 2 * FUTILITY_BETA confidence sequence), and "what the cap can resolve" is a
+ * gain found with power 1 - FUTILITY_BETA at the cap. 0.2 is the conventional design power of 80%.
+ */
+const FUTILITY_BETA = 0.2;
+const Z_POWER = 0.8416; // standard normal quantile of 1 - FUTILITY_BETA
 
 // ---------------------------------------------------------------------------------------------
 // Comparing and judging
@@ -158,105 +144,115 @@ export function hodgesLehmann(a: number[], b: number[], level = 0.95): { shift: 
 export interface Comparison {
   baseline: { median: number; n: number };
   candidate: { median: number; n: number };
-  /** HL shift / |baseline median|, signed (positive = candidate larger). Absolute shift when the baseline median is 0. */
+  /** Relative change of the candidate, signed (positive = candidate larger); absolute when the baseline median is 0 and values are not all positive. */
   change: number;
-  /** Confidence interval of `change`, same scale. */
+  /** Anytime-valid confidence interval of `change` at level 1 - alpha (the one the verdict used). */
   ci: [number, number];
+  /** p-value at this look: 1 / the evidence against "no change", so p <= alpha exactly when the interval excludes 0. */
   p: number;
-}
-
-/**
- * Compare candidate against baseline. The change is relative to |baseline median|; when that
- * median is 0 a relative change is undefined, so the absolute shift is reported instead (and the
- * noise floor then applies to it as an absolute amount).
- */
-export function compare(baseline: number[], candidate: number[], level = 0.95): Comparison {
-  const mb = median(baseline);
-  const scale = mb === 0 ? 1 : Math.abs(mb);
-  const hl = hodgesLehmann(baseline, candidate, level);
-  return {
-    baseline: { median: mb, n: baseline.length },
-    candidate: { median: median(candidate), n: candidate.length },
-    change: hl.shift / scale,
-    ci: [hl.lo / scale, hl.hi / scale],
-    p: mannWhitney(baseline, candidate).p,
-  };
+  /** Confidence level of `ci`: 1 - alpha. */
+  level: number;
+  method: Method;
 }
 
 export interface SamplingPolicy {
-  /** Per side before any statistical look (>= 4, benchstat's minimum). */
+  /** Pairs before any decision (>= 4). */
   minRuns: number;
-  /** Cap per side. */
+  /** Cap of pairs. */
   maxRuns: number;
-  /** Overall false-positive budget across all looks, e.g. 0.05. */
+  /** Chance that a candidate with no effect is ever called different, over all looks. */
   alpha: number;
-  /** Relative, e.g. 0.02: no improvement smaller than this is ever "better". */
+  /** Relative, e.g. 0.02: no improvement estimated smaller than this is ever "better". */
   noiseFloor: number;
   direction: Direction;
-  /**
-   * The metric is known to be deterministic (e.g. `rsi calibrate` saw zero spread in A/A runs):
-   * one run per side decides. Without it, zero spread must be seen on 2 runs per side first,
-   * because a single run per side says nothing about spread.
-   */
+  /** The calibration proved the metric deterministic (zero spread in its A/A runs): one run a side decides. */
   deterministic?: boolean;
 }
 
 export type Verdict = 'better' | 'worse' | 'same';
 
+/** JSON has no Infinity: an unbounded end of an interval is stored as the largest double. */
+function finite(x: number): number {
+  return Math.max(-Number.MAX_VALUE, Math.min(Number.MAX_VALUE, x));
+}
+
+/** The comparison of the pairs so far, with its interval at level 1 - alpha (for reports and the final figure of a run). */
+export function compare(baseline: number[], candidate: number[], alpha: number, maxRuns: number): Comparison {
+  return assess(baseline, candidate, alpha, mixtureScale(alpha, maxRuns)).comparison;
+}
+
+function assess(baseline: number[], candidate: number[], alpha: number, g: number) {
+  const paired = pairedDifferences(baseline, candidate);
+  const { n, mean, ss } = moments(winsorize(paired.d));
+  const r = radius(n, ss, alpha, g);
+  const comparison: Comparison = {
+    baseline: { median: median(baseline.slice(0, n)), n },
+    candidate: { median: median(candidate.slice(0, n)), n },
+    change: paired.toChange(mean),
+    ci: [finite(paired.toChange(mean - r)), finite(paired.toChange(mean + r))],
+    p: Math.min(1, Math.exp(-logEvidence(n, mean, ss, 0, g))),
+    level: 1 - alpha,
+    method: paired.method,
+  };
+  return { paired, n, mean, ss, r, comparison };
+}
+
 /**
- * Sequential decision, called after every interleaved A/B pair; done=false asks for another pair.
+ * Sequential decision on the interleaved pairs, called after every pair; done=false asks for
+ * another. Every look uses the same anytime-valid confidence sequence at level 1 - alpha, so a
+ * candidate with no effect is called "better" or "worse" with probability at most alpha however
+ * many looks are taken, and the verdict never contradicts the interval it reports:
  *
- * - Looking after every pair from minRuns to maxRuns gives K = maxRuns - minRuns + 1 looks; each
- *   look that may stop on significance spends alpha. We split alpha evenly (Bonferroni): a look is
- *   significant when p < alpha / K, and the CI is computed at level 1 - alpha / K, so the chance
- *   that identical distributions are ever called different over all looks is <= alpha (and
- *   "better", one side of that, about half). Conservative because consecutive looks are highly
- *   correlated, but provable and simple; with a 5% CV a 10% shift still decides in ~10 runs.
- * - "better": significant, the (adjusted) CI clear of zero on the improving side, and the shift
- *   estimate beyond the noise floor, so a real but tiny gain is never kept. The floor is itself the
- *   spread of A/A estimates (calibration.ts), so it is compared with the estimate: asking the CI's
- *   far end to clear it too would count the sampling noise twice. Stops as soon as that holds.
- * - "worse": significant, shift on the non-improving side. Stops at once.
- * - "same", early: the whole CI on the improving side stays at or below the noise floor, so the
- *   candidate can no longer turn out "better" (a futility stop: only "better" is ever kept, so
- *   stopping here cannot add false keeps, and it spares no-effect candidates the full maxRuns).
- * - Otherwise continue; at maxRuns the rules above give the verdict, "same" when unclear.
- * - Deterministic metric (zero spread on both sides): the difference is exact, so one run per side
- *   suffices when the policy says so (two otherwise); |change| must exceed the floor (any change
- *   when the floor is 0). p is reported as 0 (differs) or 1 (equal).
- *
- * The returned comparison carries the adjusted CI, the one the verdict was based on.
+ * - "better": the interval is clear of 0 on the improving side AND the estimate beats the noise
+ *   floor (a real but tiny gain is not kept). Stops at once.
+ * - "worse": the interval is clear of 0 on the other side. Stops at once.
+ * - futility, "same" early: even the optimistic end of a 1 - 2 * FUTILITY_BETA sequence is below
+ *   the smallest gain worth the cap (the floor, or what the cap can resolve at this spread with
+ *   80% power, the larger). A stop for futility can only end a decision as "same", never add a
+ *   keep, so it costs no false keeps; it spares a no-effect candidate most of the cap.
+ * - "same" at maxRuns otherwise.
+ * - Deterministic (proven by the calibration, not guessed from a few equal runs): one run a side,
+ *   |change| beyond the floor decides; p is 0 (differs) or 1 (equal).
  */
 export function judge(
   baseline: number[],
   candidate: number[],
   policy: SamplingPolicy,
 ): { done: boolean; verdict: Verdict; comparison: Comparison } {
-  const n = Math.min(baseline.length, candidate.length);
-  const minRuns = Math.max(1, Math.floor(policy.minRuns));
+  const minRuns = Math.max(2, Math.floor(policy.minRuns));
   const maxRuns = Math.max(minRuns, Math.floor(policy.maxRuns));
-  const alphaLook = policy.alpha / (maxRuns - minRuns + 1);
   const floor = Math.max(0, policy.noiseFloor);
   const sign = policy.direction === 'maximize' ? 1 : -1; // gain = sign * change: positive is good
 
-  const comparison = compare(baseline, candidate, 1 - alphaLook);
-  const gain = sign * comparison.change;
-
-  if (n >= (policy.deterministic ? 1 : 2) && isConstant(baseline) && isConstant(candidate)) {
-    comparison.p = gain === 0 ? 1 : 0;
-    const verdict: Verdict = Math.abs(gain) > floor ? (gain > 0 ? 'better' : 'worse') : 'same';
-    return { done: true, verdict, comparison };
+  if (policy.deterministic && baseline.length >= 1 && candidate.length >= 1 && isConstant(baseline) && isConstant(candidate)) {
+    const { d, toChange } = pairedDifferences(baseline.slice(0, 1), candidate.slice(0, 1));
+    const change = toChange(d[0]!);
+    const gain = sign * change;
+    const comparison: Comparison = {
+      baseline: { median: baseline[0]!, n: baseline.length },
+      candidate: { median: candidate[0]!, n: candidate.length },
+      change,
+      ci: [change, change],
+      p: change === 0 ? 1 : 0,
+      level: 1,
+      method: 'exact',
+    };
+    return { done: true, verdict: Math.abs(gain) > floor ? (gain > 0 ? 'better' : 'worse') : 'same', comparison };
   }
+
+  const g = mixtureScale(policy.alpha, maxRuns);
+  const { paired, n, mean, ss, r, comparison } = assess(baseline, candidate, policy.alpha, g);
   if (n < minRuns) return { done: false, verdict: 'same', comparison };
 
-  const g1 = sign * comparison.ci[0], g2 = sign * comparison.ci[1];
-  const gainLo = Math.min(g1, g2), gainHi = Math.max(g1, g2);
-  const significant = comparison.p < alphaLook;
-
-  const cannotBeBetter = gainHi <= floor;
+  const gain = sign * mean; // internal scale
   let verdict: Verdict = 'same';
-  if (significant && gainLo > 0 && gain > floor) verdict = 'better';
-  // "worse" keeps nothing, it only steers the next proposals: at a futility stop the nominal alpha will do.
-  else if (gain < 0 && (significant || (cannotBeBetter && comparison.p < policy.alpha))) verdict = 'worse';
-  return { done: verdict !== 'same' || cannotBeBetter || n >= maxRuns, verdict, comparison };
+  if (gain - r > 0 && sign * comparison.change > floor) verdict = 'better';
+  else if (gain + r < 0) verdict = 'worse';
+  if (verdict !== 'same') return { done: true, verdict, comparison };
+
+  const sd = n > 1 ? Math.sqrt(ss / (n - 1)) : 0;
+  const resolvable = radius(maxRuns, sd * sd * (maxRuns - 1), policy.alpha, g) + (Z_POWER * sd) / Math.sqrt(maxRuns);
+  const worthIt = Math.max(sign * paired.fromChange(sign * floor), resolvable);
+  const cannotBeBetter = gain + radius(n, ss, 2 * FUTILITY_BETA, g) <= worthIt;
+  return { done: cannotBeBetter || n >= maxRuns, verdict, comparison };
 }

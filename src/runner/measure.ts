@@ -1,5 +1,8 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import type { MetricReader } from '../core/config';
-import { judge, isConstant } from '../core/stats';
+import { judge } from '../core/stats';
 import { firstLines } from '../core/text';
 import { UserError } from '../protocol/errors';
 import { execCommand, type ExecResult } from './exec';
@@ -20,15 +23,78 @@ type Run =
   | { ok: true; value: number; peakRssBytes: number; wallMs: number }
   | { ok: false; outcome: 'crashed' | 'timeout' | 'memory-exceeded'; detail: string };
 
+/**
+ * CPU time of a command's whole process tree, from the kernel's own accounting: a shell's `time`
+ * keyword reports getrusage(RUSAGE_CHILDREN), the user + system time of every descendant that was
+ * waited for (not sampled, so a short-lived grandchild counts too). Node cannot call wait4 for a
+ * child, and /proc's cutime is in 10 ms ticks. zsh prints microseconds (%uU, zsh >= 5.5; macOS
+ * ships it as /bin/zsh); bash, the fallback Linux ships, prints at most 3 decimals (milliseconds,
+ * checked on bash 5.2: %6U prints 0.283). The report goes to a file, so the command's own stdout
+ * and stderr stay untouched. A process that escapes its parent's wait (a daemon) is not counted.
+ */
+interface CpuTimer {
+  shell: string;
+  argv: (command: string, reportFile: string) => [string, ...string[]];
+  /** Milliseconds of user + system time from the report. */
+  parse: (report: string) => number;
+}
+
+const TIMED = '{ time /bin/sh -c "$1" 2>&3 3>&-; } 3>&2 2>"$2"';
+const CPU_TIMERS: CpuTimer[] = [
+  {
+    shell: 'zsh',
+    argv: (command, file) => ['zsh', '-f', '-c', `TIMEFMT='%uU %uS'; ${TIMED}`, 'rsi-cpu-time', command, file],
+    parse: (report) => sumFields(report.replace(/us/g, '')) / 1000, // whole microseconds
+  },
+  {
+    shell: 'bash',
+    argv: (command, file) => ['bash', '-c', `TIMEFORMAT='%3U %3S'; ${TIMED}`, 'rsi-cpu-time', command, file],
+    parse: (report) => Math.round(sumFields(report) * 1000), // whole milliseconds, without binary fractions' residue
+  },
+];
+
+function sumFields(report: string): number {
+  const fields = report.trim().split(/\s+/).map(Number);
+  return fields.length === 2 && fields.every(Number.isFinite) ? fields[0]! + fields[1]! : NaN;
+}
+
+function onPath(program: string): boolean {
+  return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && existsSync(path.join(dir, program)));
+}
+
+let cpuTimer: CpuTimer | null | undefined;
+let reportDir: string | undefined;
+let reports = 0;
+
+function findCpuTimer(): CpuTimer | null {
+  return (cpuTimer ??= CPU_TIMERS.find((timer) => onPath(timer.shell)) ?? null);
+}
+
 async function runMetric(metric: MetricSpec, cwd: string, signal: AbortSignal, memoryLimitBytes?: number): Promise<Run> {
-  const result = await execCommand({
-    command: metric.command,
-    cwd,
-    timeoutMs: metric.timeoutMs,
-    outputBytes: metric.outputBytes,
-    memoryLimitBytes,
-    signal,
-  });
+  const settings = { cwd, timeoutMs: metric.timeoutMs, outputBytes: metric.outputBytes, memoryLimitBytes, signal };
+  if (metric.read !== 'cpuTime') return toRun(metric, await execCommand({ command: metric.command, ...settings }), memoryLimitBytes);
+  const timer = findCpuTimer();
+  if (!timer) return { ok: false, outcome: 'crashed', detail: 'metric.read "cpuTime" needs bash or zsh on the PATH; install one, or read "wallTime"' };
+  if (!reportDir) {
+    const dir = (reportDir = mkdtempSync(path.join(os.tmpdir(), 'rsi-cpu-')));
+    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
+  }
+  const reportFile = path.join(reportDir, String(++reports));
+  try {
+    const result = await execCommand({ argv: timer.argv(metric.command, reportFile), ...settings });
+    let cpuMs = NaN;
+    try {
+      cpuMs = timer.parse(readFileSync(reportFile, 'utf8'));
+    } catch {
+      // No report: the shell was killed; toRun() says why.
+    }
+    return toRun(metric, { ...result, cpuMs }, memoryLimitBytes);
+  } finally {
+    rmSync(reportFile, { force: true });
+  }
+}
+
+function toRun(metric: MetricSpec, result: ExecResult & { cpuMs?: number }, memoryLimitBytes?: number): Run {
   if (result.killedFor === 'cancel') throw new CancelledError();
   if (result.killedFor === 'timeout') return { ok: false, outcome: 'timeout', detail: `metric command timed out after ${metric.timeoutMs} ms` };
   if (result.killedFor === 'memory') {
@@ -47,8 +113,11 @@ async function runMetric(metric: MetricSpec, cwd: string, signal: AbortSignal, m
 }
 
 /** The metric's number from a finished run, or a sentence saying why it could not be read. */
-export function readMetric(read: MetricReader, result: Pick<ExecResult, 'stdout' | 'wallMs'>): number | string {
+export function readMetric(read: MetricReader, result: Pick<ExecResult, 'stdout' | 'wallMs'> & { cpuMs?: number }): number | string {
   if (read === 'wallTime') return result.wallMs;
+  if (read === 'cpuTime') {
+    return Number.isFinite(result.cpuMs) ? result.cpuMs! : 'metric not found: the shell gave no CPU time report';
+  }
   if ('regex' in read) {
     const match = new RegExp(read.regex).exec(result.stdout);
     if (!match) return `metric not found: no match for /${read.regex}/ in the output`;
@@ -85,18 +154,20 @@ export async function sample(params: SampleParams, dirs: SideDirs, signal: Abort
     values.push(run.value);
     peakRssBytes = Math.max(peakRssBytes, run.peakRssBytes);
     emit({ kind: 'run', side: params.side, index, value: run.value, wallMs: run.wallMs });
-    if (params.stopWhenConstant && values.length >= 2 && isConstant(values)) break;
   }
   return { values, peakRssBytes };
 }
 
 /**
  * Interleaved A/B runs (baseline, candidate, baseline, ...) until the sequential test decides:
- * drift of the machine then hits both sides alike instead of passing as an effect.
+ * drift of the machine then hits both sides of a pair alike instead of passing as an effect.
+ * With `extend`, a fixed number of fresh pairs is added to earlier ones and all are judged at once
+ * (a re-test, or a measurement that wants an estimate rather than an early decision).
  */
 export async function compare(params: CompareParams, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<CompareResult> {
-  const baseline: number[] = [];
-  const candidate: number[] = [];
+  const baseline: number[] = [...(params.extend?.baseline ?? [])];
+  const candidate: number[] = [...(params.extend?.candidate ?? [])];
+  const fresh = params.extend ? baseline.length + params.extend.pairs : Infinity;
   const peak = { baseline: 0, candidate: 0 };
   const runSide = async (side: Side): Promise<Run> => {
     const run = await runMetric(params.metric, dirs[side], signal, side === 'candidate' ? params.memoryLimitBytes : undefined);
@@ -112,18 +183,16 @@ export async function compare(params: CompareParams, dirs: SideDirs, signal: Abo
       const run = await runSide('baseline');
       if (!run.ok) throw new UserError(`the baseline's ${run.detail}${FIX_METRIC}`);
     } else {
-      baseline.splice(0, baseline.length, params.constantBaseline);
+      baseline.push(params.constantBaseline);
     }
     const run = await runSide('candidate');
     if (!run.ok) return { ok: false, outcome: run.outcome, detail: run.detail, baseline, candidate };
     const decision = judge(baseline, candidate, params.policy);
-    if (decision.done) {
+    if (params.extend ? baseline.length >= fresh : decision.done) {
       return { ok: true, baseline, candidate, verdict: decision.verdict, comparison: decision.comparison, peakRssBytes: peak };
     }
   }
 }
-
-
 
 function exitText(result: ExecResult): string {
   return result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;

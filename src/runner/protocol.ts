@@ -46,8 +46,6 @@ export interface SampleParams {
   metric: MetricSpec;
   side: Side;
   runs: number;
-  /** Stop after two identical values: a deterministic metric needs no more. */
-  stopWhenConstant: boolean;
 }
 export interface SampleResult {
   values: number[];
@@ -61,6 +59,8 @@ export interface CompareParams {
   memoryLimitBytes?: number;
   /** A deterministic baseline's value: the baseline need not be run again. */
   constantBaseline?: number;
+  /** Add exactly `pairs` fresh pairs to these earlier ones, then judge them all (no early stop). */
+  extend?: { baseline: number[]; candidate: number[]; pairs: number };
 }
 export type CompareResult =
   | {

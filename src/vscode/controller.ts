@@ -7,7 +7,7 @@ import { appendRecords, type Verdict } from '../core/lessons';
 import type { RunnerClient } from '../runner/client';
 import { configExists, offerConfig, openConfig } from './configFile';
 import { loadEngine, type Engine } from './engine';
-import { describeOutcome, percent } from '../core/format';
+import { describeCalibration, describeOutcome, percent } from '../core/format';
 import { ProposalSession, type HunkVerdict } from './inlineDiff/session';
 import type { LessonsFile } from './lessonsFile';
 import { Disposable, toDisposable } from './lifecycle';
@@ -86,9 +86,9 @@ export class CycleController extends Disposable {
   /** A/A runs that measure the noise floor afresh, cached in .rsi/calibration.json. */
   calibrate(resource?: vscode.Uri): Promise<Calibration | undefined> {
     return this.run('Calibrate Noise Floor', resource, async (engine, options) => {
-      const calibration = await engine.calibrate(options);
+      const { previous, ...calibration } = await engine.calibrate(options);
       const floor = calibration.deterministic ? 'deterministic metric: any change is real' : `noise floor ±${percent(calibration.floor).slice(1)}`;
-      this.statusBar.show(`$(beaker) RSI: ${floor}`, `RSI Loop: ${floor} (${calibration.runs} A/A pairs), saved to .rsi/calibration.json.`);
+      this.statusBar.show(`$(beaker) RSI: ${floor}`, `RSI Loop: ${describeCalibration(calibration, previous)}; saved to .rsi/calibration.json.`);
       return calibration;
     });
   }

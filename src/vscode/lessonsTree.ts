@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Lesson, Verdict } from '../core/lessons';
-import { metricValue, percent } from '../core/format';
+import { describeOutcome, metricValue, percent } from '../core/format';
 import { relativeTime } from './relativeTime';
 import { groupLessons, type GroupId, type LessonGroup } from './lessonGroups';
 import type { LessonsFile } from './lessonsFile';
@@ -100,11 +100,7 @@ function evidence(lesson: Lesson, verdict: Verdict['verdict'] | undefined): vsco
   md.appendText(lesson.hypothesis).appendMarkdown('\n\n');
   const m = lesson.metric;
   if (m) {
-    md.appendText(
-      `${m.name} (${m.direction}): ${metricValue(m.baseline.median)} → ${metricValue(m.candidate.median)}, ` +
-        `change ${percent(m.change)}, interval [${percent(m.ci[0])}, ${percent(m.ci[1])}], p = ${m.p.toPrecision(2)}, ` +
-        `runs ${m.baseline.n} + ${m.candidate.n}`,
-    ).appendMarkdown('\n\n');
+    md.appendText(`${m.name} (${m.direction}): ${metricValue(m.baseline.median)} → ${metricValue(m.candidate.median)}\n${describeOutcome(lesson, { p: true })}`).appendMarkdown('\n\n');
   }
   if (lesson.files.length > 0) md.appendText(`files: ${lesson.files.join(', ')}`).appendMarkdown('\n\n');
   if (lesson.detail) md.appendCodeblock(lesson.detail.slice(0, 2000), 'text');

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { RunSummary } from '../core/cycle';
-import { metricValue, percent } from '../core/format';
+import { describeChange, metricValue, percent } from '../core/format';
 import { Disposable } from './lifecycle';
 import type { RunProgress } from './runProgress';
 
@@ -41,7 +41,11 @@ export class RsiStatusBar extends Disposable {
     lines.push(`RSI Loop, last run: ${duration}${summary.cancelled ? `, ${stopReason ?? 'stopped'}` : ''}`);
 
     let text: string;
-    if (last && first !== undefined) {
+    const all = summary.accumulated;
+    if (all) {
+      text = `$(pass) RSI: ${name} ${percent(all.change)}`;
+      lines.push(`${name} (${direction}): original ${metricValue(all.baseline.median)} → final ${metricValue(all.candidate.median)}, ${describeChange(all)}, measured side by side at the end`);
+    } else if (last && first !== undefined) {
       // Across cycles each winner is measured against the previous one: compare the end with the start.
       const overall = first === 0 ? last.change : (last.candidate.median - first) / Math.abs(first);
       text = `$(pass) RSI: ${name} ${percent(overall)}`;

@@ -15,7 +15,7 @@ test('requests are answered, events delivered, and a cancel reaches the runner',
     assert.equal(pong.pid, client.pid);
     const events: ProgressEvent[] = [];
     const controller = new AbortController();
-    const pending = client.request('sample', { metric: { command: 'x', read: 'wallTime', timeoutMs: 1, outputBytes: 1 }, side: 'baseline', runs: 1, stopWhenConstant: false }, {
+    const pending = client.request('sample', { metric: { command: 'x', read: 'wallTime', timeoutMs: 1, outputBytes: 1 }, side: 'baseline', runs: 1 }, {
       signal: controller.signal,
       onEvent: (event) => {
         events.push(event);

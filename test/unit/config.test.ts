@@ -43,7 +43,7 @@ test('a wrong value names the field and what is expected', () => {
   assert.deepEqual(problems({ ...valid, metric: { ...valid.metric, direction: 'down' } }), ['metric.direction: must be one of "maximize", "minimize"']);
   assert.deepEqual(problems({ ...valid, candidates: 2.5 }), ['candidates: must be integer']);
   const [read] = problems({ ...valid, metric: { ...valid.metric, read: { regexp: 'x' } } });
-  assert.match(read, /^metric\.read: must be "wallTime".*\{"regex": .*\{"json": /);
+  assert.match(read, /^metric\.read: must be "cpuTime".*"wallTime".*\{"regex": .*\{"json": /);
 });
 
 test('unknown fields are reported with the known ones', () => {

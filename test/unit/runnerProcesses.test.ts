@@ -45,7 +45,7 @@ async function withScene(fn: (scene: Scene) => Promise<void>): Promise<void> {
 /** A metric that runs until killed, after writing its pid. */
 function endlessMetric(pidFile: string): SampleParams {
   const command = `echo $$ > ${pidFile}; while :; do sleep 0.05; done`;
-  return { metric: { command, read: 'wallTime', timeoutMs: 600_000, outputBytes: 1000 }, side: 'baseline', runs: 1, stopWhenConstant: false };
+  return { metric: { command, read: 'wallTime', timeoutMs: 600_000, outputBytes: 1000 }, side: 'baseline', runs: 1 };
 }
 
 async function metricPid(pidFile: string): Promise<number> {

@@ -1,4 +1,5 @@
 import * as vscode from 'vscode';
+import { describeOutcome } from '../../core/format';
 import type { LessonMetric } from '../../core/lessons';
 import { Disposable } from '../lifecycle';
 import { shownAt } from './hunks';
@@ -48,7 +49,7 @@ export class ProposalCodeLensProvider extends Disposable implements vscode.CodeL
       // A stale hunk's lens runs Accept anyway: accepting refuses and says why.
       const accept = hunk.stale
         ? { title: 'Stale: the file changed here', tooltip: 'The lines this change replaces were edited since the proposal was made.' }
-        : { title: acceptTitle(hunk), tooltip: hunk.lesson?.hypothesis ?? 'Apply this change' };
+        : { title: acceptTitle(hunk), tooltip: hunk.lesson ? `${hunk.lesson.hypothesis}\n${describeOutcome(hunk.lesson, { p: true })}` : 'Apply this change' };
       lenses.push(
         new vscode.CodeLens(at, { ...accept, command: 'rsi.acceptHunk', arguments: args }),
         new vscode.CodeLens(at, { title: 'Reject', command: 'rsi.rejectHunk', arguments: args }),
