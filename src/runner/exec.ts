@@ -10,7 +10,7 @@
  */
 import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { once } from 'node:events';
-import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -103,14 +103,15 @@ interface ProcInfo {
  */
 const procBuffer = Buffer.allocUnsafe(16 * 1024);
 
-/** A /proc file as text, up to 16 KiB (stat and status are about 1 KiB); throws as readFileSync does. */
+/** A /proc file as text (stat and status are about 1 KiB); throws as readFileSync does. */
 function readProc(file: string): string {
   const fd = openSync(file, 'r');
   try {
     let length = 0;
     let n: number;
     while (length < procBuffer.length && (n = readSync(fd, procBuffer, length, procBuffer.length - length, null)) > 0) length += n;
-    return procBuffer.toString('latin1', 0, length);
+    // Larger than the buffer (an environment can be): read whole, rarely.
+    return length < procBuffer.length ? procBuffer.toString('latin1', 0, length) : readFileSync(file, 'latin1');
   } finally {
     closeSync(fd);
   }
