@@ -1,8 +1,9 @@
 /**
  * The engine over a long headless run: `runCycles` in this process on a workspace whose metric is
  * a shell one-liner (deterministic, a few ms), so the cycles are the engine's work and not the
- * benchmark's. After every cycle a full GC, then the live heap and the RSS; the figures are the
- * growth after the first 10 cycles, as a slope (least squares) and a total.
+ * benchmark's. After every cycle a full GC, then the live heap and the RSS, and the runner's RSS
+ * (its own ping); the figures are the growth after the first 10 cycles, as a slope (least squares)
+ * and a total.
  */
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -29,7 +30,7 @@ function slope(ys: number[]): number {
 
 export const longRun: Measurement = {
   name: 'engine memory over a long run',
-  how: `runCycles(N) in-process (node --expose-gc), tuner on two wide integer parameters of a shell metric; after each cycle gc() then heapUsed and RSS. Growth is measured from cycle ${WARM_UP} to N: slope in kB a cycle and total, beside the level after the first ${WARM_UP} cycles.`,
+  how: `runCycles(N) in-process (node --expose-gc), tuner on two wide integer parameters of a shell metric; after each cycle gc() then heapUsed and RSS, and the runner's RSS by a ping (no gc there: what recycling sees). Growth is measured from cycle ${WARM_UP} to N: slope in kB a cycle and total, beside the level after the first ${WARM_UP} cycles.`,
   async run(ctx: Context): Promise<Row[]> {
     const gc = (globalThis as { gc?: () => void }).gc;
     if (!gc) throw new Error('run the bench with node --expose-gc (npm run bench does)');
@@ -48,6 +49,17 @@ export const longRun: Measurement = {
     const runner = new RunnerClient({ runnerPath: RUNNER_PATH });
     const heap: number[] = [];
     const rss: number[] = [];
+    const runnerRss: number[] = [];
+    let runnerPid: number | undefined;
+    let restarts = 0;
+    // Sent as each cycle ends: the runner answers at once, between the next cycle's requests.
+    const ping = () =>
+      runner.request('ping', {}).then(({ pid, rssBytes }) => {
+        if (runnerPid !== undefined && pid !== runnerPid) restarts++;
+        runnerPid = pid;
+        runnerRss.push(rssBytes);
+      }, () => undefined);
+    let pinged = Promise.resolve();
     try {
       await runCycles(
         {
@@ -59,17 +71,19 @@ export const longRun: Measurement = {
             gc();
             heap.push(process.memoryUsage().heapUsed);
             rss.push(process.memoryUsage.rss());
+            pinged = ping();
             if (heap.length % 50 === 0) progress(`long run: ${heap.length}/${cycles} cycles, heap ${(heap.at(-1)! / MiB).toFixed(1)} MiB`);
           },
         },
         cycles,
       );
+      await pinged;
     } finally {
       await runner.dispose();
     }
-    ctx.raw.longRun = { heap, rss };
+    ctx.raw.longRun = { heap, rss, runnerRss, restarts };
     const after = (xs: number[]) => xs.slice(WARM_UP - 1);
-    const rows = (label: string, xs: number[]): Row[] => [
+    const rows = (label: string, xs: number[], note = ''): Row[] => [
       { measurement: this.name, what: `${label}: growth a cycle after cycle ${WARM_UP}`, ours: slope(after(xs)) / 1024, unit: 'kB', n: xs.length },
       {
         measurement: this.name,
@@ -78,9 +92,9 @@ export const longRun: Measurement = {
         unit: 'MiB',
         base: { label: `at cycle ${WARM_UP}`, value: xs[WARM_UP - 1]! / MiB },
         ratio: xs.at(-1)! / xs[WARM_UP - 1]!,
-        note: `total ${((xs.at(-1)! - xs[WARM_UP - 1]!) / MiB).toFixed(2)} MiB`,
+        note: `total ${((xs.at(-1)! - xs[WARM_UP - 1]!) / MiB).toFixed(2)} MiB${note}`,
       },
     ];
-    return [...rows('live heap after GC', heap), ...rows('RSS', rss)];
+    return [...rows('live heap after GC', heap), ...rows('RSS', rss), ...rows('runner RSS', runnerRss, `, ${restarts} runner restart(s)`)];
   },
 };

@@ -17,7 +17,7 @@
 import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, readFileSync, readSync, statSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -105,10 +105,31 @@ interface ProcInfo {
   marked?: boolean;
 }
 
+/**
+ * One buffer for every /proc read. readFileSync allocates 16 KiB or more for a file of unknown size
+ * such as these: sampling every few ms, that garbage piled up between collections and fragmented
+ * the runner's malloc heap (35 MiB of its RSS after 20 cycles, 3 MiB without it).
+ */
+const procBuffer = Buffer.allocUnsafe(16 * 1024);
+
+/** A /proc file as text (stat and status are about 1 KiB); throws as readFileSync does. */
+function readProc(file: string): string {
+  const fd = openSync(file, 'r');
+  try {
+    let length = 0;
+    let n: number;
+    while (length < procBuffer.length && (n = readSync(fd, procBuffer, length, procBuffer.length - length, null)) > 0) length += n;
+    // Larger than the buffer (an environment can be): read whole, rarely.
+    return length < procBuffer.length ? procBuffer.toString('latin1', 0, length) : readFileSync(file, 'latin1');
+  } finally {
+    closeSync(fd);
+  }
+}
+
 function readStat(pid: number): ProcInfo | undefined {
   let text: string;
   try {
-    text = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    text = readProc(`/proc/${pid}/stat`);
   } catch {
     return undefined;
   }
@@ -291,7 +312,7 @@ class ProcTree {
       for (const pid of this.members.keys()) {
         let status: string;
         try {
-          status = readFileSync(`/proc/${pid}/status`, 'latin1');
+          status = readProc(`/proc/${pid}/status`);
         } catch {
           this.members.delete(pid); // gone and reaped
           continue;

@@ -46,6 +46,23 @@ test('a crash fails the pending request, the next request restarts the runner, a
   }
 });
 
+test('the runner is restarted once its RSS doubled since its first cycle, not since its start-up', async () => {
+  // Ready at 40 MiB; the first check, after a cycle, sees it warm at 90; 170 is less than twice that.
+  process.env.FAKE_RUNNER_RSS_MIB = '40,50,90,170,190';
+  const client = new RunnerClient({ runnerPath: fakeRunner });
+  try {
+    assert.equal(await client.recycleIfGrown(), false, 'no runner yet');
+    const first = (await client.request('ping', {})).pid;
+    assert.equal(await client.recycleIfGrown(), false, '90 MiB is its warm level');
+    assert.equal(await client.recycleIfGrown(), false, '170 MiB');
+    assert.equal(await client.recycleIfGrown(), true, '190 MiB');
+    assert.notEqual((await client.request('ping', {})).pid, first);
+  } finally {
+    delete process.env.FAKE_RUNNER_RSS_MIB;
+    await client.dispose();
+  }
+});
+
 test('the real runner exits when its parent dies, even by SIGKILL', async () => {
   const runner = path.resolve(__dirname, '../../dist/runner.js');
   // A parent that starts the runner, prints its pid, then is killed without any cleanup.

@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PerformanceObserver, performance } from 'node:perf_hooks';
 import { MARK_VARIABLE, execCommand, killAll, killMarked, killTree } from '../../src/runner/exec';
 import { isRunning } from '../processes';
 
@@ -219,6 +220,30 @@ test('a spike between two samples is caught (Linux: the kernel high-water mark)'
   });
   assert.equal(r.exitCode, 0);
   assert.ok(r.peakRssBytes > 300 * MiB, `peak ${r.peakRssBytes / MiB} MiB`);
+});
+
+test('sampling a running command allocates no buffer per /proc read (Linux)', { skip: process.platform !== 'linux' }, async () => {
+  // readFileSync allocated 16 KiB or more for each /proc file: megabytes a second of sampling, garbage
+  // that piled up and fragmented the runner's memory. Only a run without a GC in it tells.
+  const gcs: number[] = [];
+  const observer = new PerformanceObserver((list) => gcs.push(...list.getEntries().map((e) => e.startTime)));
+  observer.observe({ entryTypes: ['gc'] });
+  try {
+    for (let attempt = 0; attempt < 10; attempt++) {
+      const started = performance.now();
+      const before = process.memoryUsage().arrayBuffers;
+      const r = await execCommand({ ...base, command: 'sleep 0.5' });
+      const grown = process.memoryUsage().arrayBuffers - before;
+      await new Promise((resolve) => setImmediate(resolve)); // GC entries of the run are delivered
+      if (gcs.some((t) => t >= started)) continue;
+      assert.equal(r.exitCode, 0);
+      assert.ok(grown < 512 * 1024, `external memory grew ${(grown / 1024).toFixed(0)} KiB over one command`);
+      return;
+    }
+    assert.fail('every attempt had a GC in it');
+  } finally {
+    observer.disconnect();
+  }
 });
 
 test('cancel through an AbortSignal kills the tree', async () => {
