@@ -5,7 +5,7 @@
  *
  * To add a measurement: write a `Measurement` (name, how, run(ctx) -> rows) and list it below.
  * Env: BENCH_ONLY=comma-separated name prefixes; BENCH_AA_PAIRS, BENCH_AA_TRIALS, BENCH_AA_MINUTES, BENCH_START_RUNS,
- * BENCH_SANDBOX_REPS, BENCH_RESET_RUNS, BENCH_HISTORY_REPS, BENCH_LESSONS_RUNS, BENCH_CYCLES; BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
+ * BENCH_SANDBOX_REPS, BENCH_RESET_RUNS, BENCH_HISTORY_REPS, BENCH_LESSONS_RUNS, BENCH_CYCLES, BENCH_TUNER_SEEDS, BENCH_TUNER_CYCLES; BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
  */
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -19,8 +19,9 @@ import { Context, formatTable, progress, type Measurement, type Row } from './li
 import { promptSize } from './prompt';
 import { runnerColdStart } from './runner';
 import { sandboxBuild, sandboxReset } from './sandbox';
+import { tunerSearch } from './tuner';
 
-const MEASUREMENTS: Measurement[] = [runnerColdStart, sandboxBuild, sandboxReset, aaFalseKeeps, historyIndex, promptSize, lessonsListing, longRun];
+const MEASUREMENTS: Measurement[] = [runnerColdStart, sandboxBuild, sandboxReset, aaFalseKeeps, historyIndex, promptSize, lessonsListing, longRun, tunerSearch];
 
 const RESULTS = path.resolve(__dirname, '..', '.cache', 'bench-results.json');
 

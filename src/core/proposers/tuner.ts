@@ -120,6 +120,13 @@ const MAX_STEP = 0.5;
  * (0.005..0.1, 2..50) are searched linearly, where a step means the same everywhere in the range.
  */
 const LOG_RATIO = 100;
+/**
+ * A regression within this fraction of the range closes that side of the current value; a longer
+ * one only bounds it (later moves go part of the way), as it may have stepped over a better value.
+ */
+const NEAR = 0.05;
+/** A move back from a closed side takes this fraction of the learned step. */
+const REVERSE = 4;
 /** Chance that a candidate moves two parameters at once (interactions), when there are two. */
 const TWO_PARAMETERS = 0.2;
 /** Draws per candidate before the space near the current values counts as exhausted. */
@@ -148,7 +155,7 @@ interface Memory {
    * What was learned around the current value on the same ground (the other parameters at their
    * current values, the file not changed since by another proposer): the nearest value on each
    * side known to be worse (a regressed move from here, or the baseline a kept move came from),
-   * the sides a move from here regressed on, and every value tried here.
+   * the sides a short move from here regressed on (within NEAR), and every value tried here.
    */
   worse: Partial<Record<Side, number>>;
   regressedFrom: Partial<Record<Side, true>>;
@@ -223,8 +230,10 @@ function learn(params: Parameter[], lessons: Lesson[], verdicts: Map<string, str
       if (move.from === here) {
         m.tried.add(to);
         if (outcome === 'regressed') {
-          m.regressedFrom[d as Side] = true;
           nearer(m.worse, d as Side, to, here);
+          // A long move may have stepped over something better: it bounds the side; a short one closes it.
+          const scale = scaleOf(p);
+          if (Math.abs(scale.to(to) - scale.to(here)) <= NEAR * scale.width) m.regressedFrom[d as Side] = true;
         }
       } else if (kept && to === here) nearer(m.worse, -d as Side, move.from, here);
     }
@@ -308,7 +317,10 @@ function mutate(p: Parameter, m: Memory, rand: () => number, attempt: number): M
   // Jitter the step; retries reach geometrically further (a crowded neighbourhood or a minimum step
   // does not end the search early), but never past a value known to be worse: short of that, the
   // move goes to an untried bound, or part of the way to the worse value (half of it, first).
-  const wanted = m.step * (1 / m.step) ** (attempt / MAX_ATTEMPTS) * (0.5 + rand()) * scale.width;
+  // Back from a side that is closed (the bound reached, a regression), the step that got here is too
+  // long: whatever lies that way was just left for something better. A short probe tells first.
+  const step = m.dir !== 0 && dir !== m.dir && !open.includes(m.dir as Side) ? m.step / REVERSE : m.step;
+  const wanted = step * (1 / step) ** (attempt / MAX_ATTEMPTS) * (0.5 + rand()) * scale.width;
   const distance = wanted < room ? wanted : limitOpen ? room : room * (attempt === 0 ? 0.5 : 0.1 + 0.8 * rand());
   let to = distance === room ? limit : clamp(scale.from(scale.to(x) + dir * distance), p.lo, p.hi);
   if (p.int) {
