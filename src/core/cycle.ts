@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import type { RunnerClient } from '../runner/client';
 import type { CompareResult, MetricSpec, ProgressEvent } from '../runner/protocol';
 import { measureNoise, readCalibration, writeCalibration, type Calibration } from './calibration';
-import { loadConfig, metricSpec, type ProposerKind, type RsiConfig } from './config';
+import { combine, type Combination } from './combine';
+import { loadConfig, metricSpec, minEffect, type ProposerKind, type RsiConfig } from './config';
 import { contextPrompt, historyFromRunner } from './context';
 import { metricValue, percent } from './format';
 import { appendRecords, newLessonId, readLessons, type Lesson, type LessonLog, type LessonMetric, type Outcome } from './lessons';
@@ -154,6 +155,8 @@ class Loop {
   /** Values that must never be recorded: the proposer's API key. */
   private readonly secrets: string[];
   private calibration: Calibration | undefined;
+  /** The last cycle's co-winners merged onto its winner: the next cycle tries it first. */
+  private combination: Combination | undefined;
   private gatePassed = false;
   private readonly proposer: Proposer;
   private readonly metric: MetricSpec;
@@ -202,7 +205,7 @@ class Loop {
     const noiseFloor = await this.noiseFloor(cycle, baseline);
 
     stage('propose', `asking the ${this.proposer.name} proposer for ${this.config.candidates} candidates`);
-    const proposals = await this.propose(cycle, lessonLog, baseline, noiseFloor);
+    const proposals = [...(await this.takeCombination()), ...(await this.propose(cycle, lessonLog, baseline, noiseFloor))];
     const lessons: Lesson[] = [];
     const tried = new Set(lessonLog.lessons.map((l) => l.patchHash));
     for (const [index, proposal] of proposals.entries()) {
@@ -217,6 +220,7 @@ class Loop {
     const report: CycleReport = { cycle, baseline, noiseFloor, lessons };
     report.winner = bestKept(lessons, this.config.metric.direction);
     if (report.winner) this.keep(this.candidates.get(report.winner.id)!, report.winner);
+    this.combination = report.winner && this.combineCoWinners(report.winner, lessons);
     this.candidates.clear();
     return report;
   }
@@ -303,6 +307,7 @@ class Loop {
       durationMs: Math.round(performance.now() - started),
       ...(proposal.seed !== undefined && { seed: proposal.seed }),
       ...(proposal.params && { params: proposal.params }),
+      ...(proposal.parents && { parents: proposal.parents }),
       ...fields,
       ...(fields.detail !== undefined && { detail: this.mask(fields.detail) }),
     });
@@ -335,11 +340,14 @@ class Loop {
     const gate = await runner.request('gate', { side: 'candidate', commands: this.config.gate, ...this.limits() }, this.request());
     if (!gate.ok) return lesson('gate-failed', { ...recorded, detail: `\`${gate.command}\` ${gate.reason}\n${gate.output}` });
 
+    // Below the noise floor a change cannot be told from noise; below the minimum effect it is not worth keeping.
+    const effect = minEffect(this.config, at.baseline.deterministic);
+    const threshold = Math.max(at.noiseFloor, effect);
     const policy: SamplingPolicy = {
       minRuns: this.config.sampling.minRuns,
       maxRuns: this.config.sampling.maxRuns,
       alpha: this.config.sampling.alpha,
-      noiseFloor: at.noiseFloor,
+      noiseFloor: threshold,
       direction: this.config.metric.direction,
       deterministic: at.baseline.deterministic,
     };
@@ -365,7 +373,7 @@ class Loop {
     if (!first.ok) return lesson(first.outcome, { ...recorded, detail: first.detail });
     const metricOf = (r: Extract<CompareResult, { ok: true }>) => toLessonMetric(this.config, r);
     if (first.verdict === 'worse') return lesson('regressed', { ...recorded, metric: metricOf(first) });
-    if (first.verdict === 'same') return lesson('no-effect', { ...recorded, metric: metricOf(first), detail: `no change beyond the noise floor (${percent(at.noiseFloor)})` });
+    if (first.verdict === 'same') return lesson('no-effect', { ...recorded, metric: metricOf(first), detail: `no change beyond the ${effect > at.noiseFloor ? 'minimum effect' : 'noise floor'} (${percent(threshold)})` });
     // An apparent winner must win again on fresh runs: one lucky streak is not an improvement.
     if (!this.config.sampling.confirm || at.baseline.deterministic) return lesson('kept', { ...recorded, metric: metricOf(first) });
     const second = await compareOnce('confirm');
@@ -374,6 +382,27 @@ class Loop {
       return lesson('no-effect', { ...recorded, metric: metricOf(second), detail: `looked better (${percent(first.comparison.change)}) but did not hold on the re-test` });
     }
     return lesson('kept', { ...recorded, metric: metricOf(second), detail: `confirmed on a re-test (first ${percent(first.comparison.change)})` });
+  }
+
+  private combineCoWinners(winner: Lesson, lessons: Lesson[]): Combination | undefined {
+    const kept = (lesson: Lesson) => ({ lesson, candidate: this.candidates.get(lesson.id)! });
+    const sign = this.config.metric.direction === 'maximize' ? 1 : -1;
+    const others = lessons.filter((l) => l.outcome === 'kept' && l !== winner).sort((a, b) => sign * (b.metric!.change - a.metric!.change));
+    return combine(kept(winner), others.map(kept));
+  }
+
+  /** The combination, when its files are still as the winner left them (the user may have edited one since). */
+  private async takeCombination(): Promise<Proposal[]> {
+    const combination = this.combination;
+    this.combination = undefined;
+    if (!combination) return [];
+    for (const [rel, text] of Object.entries(combination.bases)) {
+      if ((await this.readBase(rel)) !== text) {
+        this.log(`co-winners not combined: ${rel} changed since they were measured`);
+        return [];
+      }
+    }
+    return [combination.proposal];
   }
 
   /** The winner becomes the baseline of the next cycle (in the sandbox only). */

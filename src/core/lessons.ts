@@ -49,6 +49,8 @@ export interface Lesson {
   seed?: number;
   /** The tuner's parameter values, keyed "file:name". */
   params?: Record<string, number>;
+  /** A combination of kept candidates of one cycle: their lesson ids, the winner first. */
+  parents?: string[];
 }
 
 export interface Verdict {

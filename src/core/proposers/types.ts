@@ -19,6 +19,8 @@ export interface Proposal {
   raw?: string;
   seed?: number;
   params?: Record<string, number>;
+  /** Lesson ids of the kept candidates this one combines (the cycle's co-winners). */
+  parents?: string[];
 }
 
 export interface ProposeContext {
