@@ -9,7 +9,7 @@ import * as path from 'node:path';
 import type { RunnerClient } from '../runner/client';
 import type { HistoryResult } from '../runner/protocol';
 import type { RsiConfig } from './config';
-import { fitSection, gitDigest, lessonDigest, type GitInsight } from './digest';
+import { fitSection, gitDigest, lessonDigest, searchStateGroups, type GitInsight, type Section } from './digest';
 import type { Direction, Lesson, Verdict } from './lessons';
 import { ANSWER_FORMAT } from './proposers/format';
 import { readTextOrNull } from './workspace';
@@ -54,7 +54,7 @@ const SEPARATORS = 5 * 2 + 1;
 
 export function buildContext(input: ContextInput): string {
   const goal = goalSection(input);
-  const lessons = lessonDigest(input.lessons, input.verdicts, input.metric.direction);
+  const lessons = withSearchState(lessonDigest(input.lessons, input.verdicts, input.metric.direction), input);
   const history = gitDigest(input.history, input.files.map((f) => f.path));
   const conventions = input.conventions;
   const render = {
@@ -81,6 +81,11 @@ export function buildContext(input: ContextInput): string {
   const text = sections.filter((s) => s !== '').join('\n\n') + '\n';
   // Over only when the goal and the answer format alone exceed the budget.
   return text.slice(0, input.budgetChars);
+}
+
+/** The lessons digest with the search state (what rests, which combinations were tried) after its own groups. */
+function withSearchState(lessons: Section | undefined, { files, lessons: all, verdicts }: ContextInput): Section | undefined {
+  return lessons && { ...lessons, groups: [...lessons.groups, ...searchStateGroups(files, all, verdicts)] };
 }
 
 function goalSection({ metric, baseline, noiseFloor, gate }: ContextInput): string {
