@@ -269,8 +269,13 @@ interface Scale {
   width: number;
 }
 
+/** Whether a range is searched on a log scale (see LOG_RATIO). */
+export function isLogScale(p: Pick<Parameter, 'lo' | 'hi'>): boolean {
+  return p.lo > 0 && p.hi / p.lo >= LOG_RATIO;
+}
+
 function scaleOf(p: Parameter): Scale {
-  const log = p.lo > 0 && p.hi / p.lo >= LOG_RATIO;
+  const log = isLogScale(p);
   const to = log ? Math.log : (x: number) => x;
   const from = log ? Math.exp : (u: number) => u;
   return { log, to, from, width: to(p.hi) - to(p.lo) };
