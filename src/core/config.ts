@@ -28,12 +28,25 @@ export interface RsiConfig {
   candidates: number;
   seed: number;
   sampling: { minRuns: number; maxRuns: number; alpha: number; confirm: boolean };
-  noise: { floor: number | null; calibrationRuns: number };
+  noise: { floor: number | null; calibrationRuns: number; minEffect: number | null };
   limits: { timeoutMs: number; memoryGrowth: number; outputBytes: number };
   context: { budgetChars: number; historyCommits: number; conventions?: string; include: string[] };
 }
 
 export const CONFIG_FILE = path.join('.rsi', 'config.json');
+
+/**
+ * The smallest relative change a deterministic metric must show to count when `noise.minEffect` is
+ * not set. Its runs have no noise, but its input is one fixed sample (a price history, a test set):
+ * a gain of a fraction of a percent there is fitted to that sample and rarely carries over to the
+ * next one, and a loop that keeps such gains walks the parameters along the sample's accidents.
+ */
+export const DETERMINISTIC_MIN_EFFECT = 0.01;
+
+/** The smallest relative change worth keeping: the configured one, else the default for the metric's kind. */
+export function minEffect(config: RsiConfig, deterministic: boolean): number {
+  return config.noise.minEffect ?? (deterministic ? DETERMINISTIC_MIN_EFFECT : 0);
+}
 
 export interface ConfigProblem {
   /** Dotted path of the field, e.g. `sampling.minRuns`; empty for the whole file. */

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import type { RunnerClient } from '../runner/client';
 import type { HistoryResult, ProfiledFunction, ProfileResult } from '../runner/protocol';
 import { metricSpec, type RsiConfig } from './config';
-import { fitSection, gitDigest, lessonDigest, lessonFunctions, profileDigest, type GitInsight } from './digest';
+import { fitSection, gitDigest, lessonDigest, lessonFunctions, profileDigest, searchStateGroups, type GitInsight, type Section } from './digest';
 import type { Direction, Lesson, Verdict } from './lessons';
 import { findMeasuringFiles } from './measuringCode';
 import { ANSWER_FORMAT } from './proposers/format';
@@ -72,7 +72,7 @@ export function buildContext(input: ContextInput): string {
   const targetPaths = input.files.map((f) => f.path);
   const profiled = input.profile?.ok ? input.profile : undefined;
   const touched = lessonFunctions(input.lessons, input.files, profiled?.functions ?? []);
-  const lessons = lessonDigest(input.lessons, input.verdicts, input.metric.direction, (l) => touched.get(l.id) ?? []);
+  const lessons = withSearchState(lessonDigest(input.lessons, input.verdicts, input.metric.direction, (l) => touched.get(l.id) ?? []), input);
   const profile = profileDigest(input.profile, targetPaths, (fn) => input.lessons.filter((l) => touched.get(l.id)?.includes(fn)));
   const history = gitDigest(input.history, targetPaths);
   const conventions = input.conventions;
@@ -126,6 +126,11 @@ export function buildContext(input: ContextInput): string {
   const text = sections.filter((s) => s !== '').join('\n\n') + '\n';
   // Over only when the goal and the answer format alone exceed the budget.
   return text.slice(0, input.budgetChars);
+}
+
+/** The lessons digest with the search state (what rests, which combinations were tried) after its own groups. */
+function withSearchState(lessons: Section | undefined, { files, lessons: all, verdicts }: ContextInput): Section | undefined {
+  return lessons && { ...lessons, groups: [...lessons.groups, ...searchStateGroups(files, all, verdicts)] };
 }
 
 function goalSection({ metric, baseline, noiseFloor, gate }: ContextInput): string {

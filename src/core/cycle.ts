@@ -3,7 +3,8 @@ import { performance } from 'node:perf_hooks';
 import type { RunnerClient } from '../runner/client';
 import type { CompareParams, CompareResult, MetricSpec, ProgressEvent } from '../runner/protocol';
 import { measureNoise, readCalibration, writeCalibration, type Calibration } from './calibration';
-import { loadConfig, metricSpec, type ProposerKind, type RsiConfig } from './config';
+import { combine, type Combination } from './combine';
+import { loadConfig, metricSpec, minEffect, type ProposerKind, type RsiConfig } from './config';
 import { contextPrompt, historyFromRunner, profileFromRunner } from './context';
 import { describeCalibration, metricValue, percent } from './format';
 import { appendRecords, newLessonId, readLessons, type Lesson, type LessonLog, type LessonMetric, type Outcome } from './lessons';
@@ -169,6 +170,8 @@ class Loop {
   /** Values that must never be recorded: the proposer's API key. */
   private readonly secrets: string[];
   private calibration: Calibration | undefined;
+  /** The last cycle's co-winners merged onto its winner: the next cycle tries it first. */
+  private combination: Combination | undefined;
   private gatePassed = false;
   readonly proposer: Proposer;
   /** The last cycle's number: a cycle that recorded no lesson still counts. */
@@ -220,7 +223,7 @@ class Loop {
     this.lastFloor = noiseFloor;
 
     stage('propose', `asking the ${this.proposer.name} proposer for ${this.config.candidates} candidates`);
-    const proposals = await this.propose(cycle, lessonLog, baseline, noiseFloor);
+    const proposals = [...(await this.takeCombination()), ...(await this.propose(cycle, lessonLog, baseline, noiseFloor))];
     const lessons: Lesson[] = [];
     const tried = new Set(lessonLog.lessons.map((l) => l.patchHash));
     for (const [index, proposal] of proposals.entries()) {
@@ -235,6 +238,7 @@ class Loop {
     const report: CycleReport = { cycle, baseline, noiseFloor, lessons };
     Object.assign(report, await this.chooseWinner(lessons, baseline, noiseFloor));
     if (report.winner) this.keep(this.candidates.get(report.winner.id)!, report.winner);
+    this.combination = report.winner && this.combineCoWinners(report.winner, lessons);
     this.candidates.clear();
     return report;
   }
@@ -367,6 +371,7 @@ class Loop {
       ...(proposal.seed !== undefined && { seed: proposal.seed }),
       ...(proposal.params && { params: proposal.params }),
       ...(this.winners.length > 0 && { baseWinners: [...this.winners] }),
+      ...(proposal.parents && { parents: proposal.parents }),
       ...fields,
       ...(fields.detail !== undefined && { detail: this.mask(fields.detail) }),
     });
@@ -399,7 +404,10 @@ class Loop {
     const gate = await runner.request('gate', { side: 'candidate', commands: this.config.gate, ...this.limits() }, this.request());
     if (!gate.ok) return lesson('gate-failed', { ...recorded, detail: `\`${gate.command}\` ${gate.reason}\n${gate.output}` });
 
-    const policy = this.policy(at.noiseFloor, at.baseline.deterministic);
+    // Below the noise floor a change cannot be told from noise; below the minimum effect it is not worth keeping.
+    const effect = minEffect(this.config, at.baseline.deterministic);
+    const threshold = Math.max(at.noiseFloor, effect);
+    const policy = this.policy(threshold, at.baseline.deterministic);
     const compareOnce = async (phase: 'measure' | 'confirm', extend?: CompareParams['extend']): Promise<CompareResult> => {
       const runs = { baseline: 0, candidate: 0 };
       progress(phase, runs);
@@ -418,7 +426,7 @@ class Loop {
     const pairs = first.baseline.length;
     const metricOf = (r: Extract<CompareResult, { ok: true }>, phases: number[]) => toLessonMetric(this.config, r, policy, phases);
     if (first.verdict === 'worse') return lesson('regressed', { ...recorded, metric: metricOf(first, [pairs]) });
-    if (first.verdict === 'same') return lesson('no-effect', { ...recorded, metric: metricOf(first, [pairs]), detail: `no change beyond the noise floor (${percent(at.noiseFloor).slice(1)})` });
+    if (first.verdict === 'same') return lesson('no-effect', { ...recorded, metric: metricOf(first, [pairs]), detail: `no change beyond the ${effect > at.noiseFloor ? 'minimum effect' : 'noise floor'} (${percent(threshold).slice(1)})` });
     if (!this.config.sampling.confirm || at.baseline.deterministic) return lesson('kept', { ...recorded, metric: metricOf(first, [pairs]) });
     // An apparent winner must hold over as many fresh pairs again, judged on all its pairs: the
     // interval stays valid (it holds at every look), and the runs that made it look good are diluted
@@ -482,6 +490,27 @@ class Loop {
       this.request(),
     );
     return result.ok ? result.comparison : undefined;
+  }
+
+  private combineCoWinners(winner: Lesson, lessons: Lesson[]): Combination | undefined {
+    const kept = (lesson: Lesson) => ({ lesson, candidate: this.candidates.get(lesson.id)! });
+    const sign = this.config.metric.direction === 'maximize' ? 1 : -1;
+    const others = lessons.filter((l) => l.outcome === 'kept' && l !== winner).sort((a, b) => sign * (b.metric!.change - a.metric!.change));
+    return combine(kept(winner), others.map(kept));
+  }
+
+  /** The combination, when its files are still as the winner left them (the user may have edited one since). */
+  private async takeCombination(): Promise<Proposal[]> {
+    const combination = this.combination;
+    this.combination = undefined;
+    if (!combination) return [];
+    for (const [rel, text] of Object.entries(combination.bases)) {
+      if ((await this.readBase(rel)) !== text) {
+        this.log(`co-winners not combined: ${rel} changed since they were measured`);
+        return [];
+      }
+    }
+    return [combination.proposal];
   }
 
   /** The winner becomes the baseline of the next cycle (in the sandbox only). */

@@ -5,6 +5,7 @@
  */
 import type { FileHistory, ProfiledFunction, ProfileResult } from '../runner/protocol';
 import type { Direction, Lesson, Outcome, Verdict } from './lessons';
+import { restingParameters } from './proposers/tuner';
 
 export interface Group {
   /** A line above the items; none for a group of plain items. */
@@ -83,6 +84,33 @@ export function lessonDigest(lessons: Lesson[], verdicts: Map<string, Verdict['v
       { title: 'No effect beyond the noise floor, newest first:', items: noEffect.map((l) => `- ${quote(l.hypothesis)}${where(l)}`), priority: 1 },
     ].filter((g) => g.items.length > 0),
   };
+}
+
+/** Attempts on a file since its last kept change, all unhelpful, before it counts as at rest. */
+const FILE_REST = 3;
+
+/**
+ * The search state, as groups of the lessons section: which parameters and files are at rest
+ * (recent attempts around their current state did not help), and which combinations of co-winners
+ * were tried. A model spends its candidates better elsewhere than where the search has stalled.
+ */
+export function searchStateGroups(files: { path: string; content: string }[], lessons: Lesson[], verdicts: Map<string, Verdict['verdict']>): Group[] {
+  const resting = restingParameters(files, lessons, verdicts).map(({ param, why }) => `- ${param.name} = ${param.literal} in ${param.file}:${param.line}: ${why}`);
+  const restingFiles = files.flatMap(({ path }) => {
+    const since: Lesson[] = [];
+    for (const l of lessons) {
+      if (!l.files.includes(path) || l.outcome === 'duplicate') continue;
+      if (l.outcome === 'kept' && verdicts.get(l.id) !== 'rejected') since.length = 0;
+      else since.push(l);
+    }
+    return since.length >= FILE_REST ? [`- ${path}: the last ${since.length} candidates since its last kept change did not help (${outcomeCounts(since, 0)})`] : [];
+  });
+  const combinations = [...lessons].reverse().filter((l) => l.parents).map((l) =>
+    `- ${l.outcome}${l.metric ? ` ${percent(l.metric.change)}` : ''}: ${quote(l.hypothesis)} (${l.parents!.length} kept candidates of one cycle together)`);
+  return [
+    { title: 'At rest (moves around the current value or code did not help; they wake when something else changes): try elsewhere.', items: [...resting, ...restingFiles], priority: 3 },
+    { title: 'Combinations of kept candidates tried, newest first:', items: combinations, priority: 2 },
+  ].filter((g) => g.items.length > 0);
 }
 
 function outcomeCounts(lessons: Lesson[], rejected: number): string {

@@ -65,6 +65,8 @@ export interface Lesson {
    * did not hold (a pending proposal), oldest first; absent when the baseline was the files as they were.
    */
   baseWinners?: string[];
+  /** A combination of kept candidates of one cycle: their lesson ids, the winner first. */
+  parents?: string[];
 }
 
 export interface Verdict {

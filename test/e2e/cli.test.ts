@@ -301,3 +301,35 @@ test('the runner\'s and the engine\'s housekeeping stay out of the output unless
   assert.match(verbose, /^\[debug\] sandboxes ready in \d+ ms/m);
   assert.match((await run([], { RSI_DEBUG: '1' })).stderr, /^\[debug\] \[runner\] runner chatter$/m);
 });
+
+test('co-winners of a cycle are combined and tried first in the next one, naming their parents', async () => {
+  const workspace = await fixture({
+    files: { 'params.js': 'const X = 1; // rsi: int 1..9\nconst Y = 1; // rsi: int 1..9\nmodule.exports = { X, Y };\n' },
+    metric: "const { X, Y } = require('./params');\nconsole.log(JSON.stringify({ score: -((X - 6) ** 2) - (Y - 6) ** 2 }));\n",
+    config: { candidates: 4, seed: 5 },
+  });
+  const result = await cycle(workspace, '--cycles', '2');
+  assert.equal(result.code, 0, result.stderr);
+  const lessons = (await readLessonLines(workspace)).filter((l) => l.type !== 'verdict');
+  const first = lessons.filter((l) => l.cycle === 1 && l.outcome === 'kept');
+  const movesX = first.filter((l) => l.params['params.js:Y'] === 1);
+  const movesY = first.filter((l) => l.params['params.js:X'] === 1);
+  assert.ok(movesX.length > 0 && movesY.length > 0, 'the seed keeps a move of each parameter in cycle 1');
+  const combined = lessons.find((l) => l.cycle === 2)!;
+  assert.equal(combined.parents.length, 2);
+  assert.ok(combined.parents.every((id: string) => first.some((l) => l.id === id)));
+  assert.match(combined.hypothesis, /^combines the kept /);
+  assert.equal(combined.outcome, 'kept');
+  // Its value set is recorded, so the tuner of a later cycle never proposes it again.
+  assert.deepEqual(combined.params, { 'params.js:X': 3, 'params.js:Y': 3 });
+});
+
+test('noise.minEffect: a deterministic gain below it is no effect', async () => {
+  // The best possible candidate (X = 6) gains 100%: under a minimum effect of 500%, nothing is kept.
+  const workspace = await fixture({ config: { noise: { minEffect: 5 } } });
+  const result = await cycle(workspace);
+  assert.equal(result.code, 0, result.stderr);
+  const lessons = await readLessonLines(workspace);
+  assert.ok(lessons.every((l) => l.outcome !== 'kept'), JSON.stringify(lessons.map((l) => l.outcome)));
+  assert.ok(lessons.some((l) => l.outcome === 'no-effect' && /minimum effect \(500\.00%\)/.test(l.detail)), JSON.stringify(lessons.map((l) => l.detail)));
+});

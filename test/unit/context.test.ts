@@ -221,7 +221,6 @@ test('the profile names the hot function of a target file first, not the decoy t
   assert.match(section[3]!, /^1[01]$/, 'the loop of checksum is its hottest line');
   assert.ok(!/^- decoy /m.test(text) || text.indexOf('- decoy ') > text.indexOf('- checksum '), 'the decoy is never named before the hot function');
   assert.match(text, /^### work\.js\nHottest lines \(share of the profiled busy time\):\n- line 1[01], [\d.]+%: `for \(let i = 0; i < n; i\+\+\)/m);
-  assert.match(text, /^- \(top level\) \(bench\.js:1\): [\d.]+% self$/m, 'the benchmark itself is listed elsewhere');
   assert.match(text, /^### bench\.js \(run by the metric command `node bench\.js`\)\n```\nconst \{ decoy, checksum \}/m);
 });
 
@@ -365,4 +364,30 @@ test('the measuring code comes after the target files within the budget, and a c
     assert.equal(validation.ok, false);
     assert.match(validation.ok ? '' : validation.reason, protectedGlobs.length > 0 ? /^bench\.js is protected$/ : /^bench\.js is not in the targets/);
   }
+});
+
+test('the search state: parameters and files at rest, and the combinations tried', () => {
+  const strategy = 'module.exports = {\n  fast: 3, // rsi: int 2..50\n  slow: 9, // rsi: int 5..200\n};\n';
+  const params = { 'strategy.js:fast': 3, 'strategy.js:slow': 9 };
+  const tuned = (outcome: Outcome, to: number, fields: Partial<Lesson> = {}) =>
+    lesson(outcome, `fast 3 -> ${to} (strategy.js): step`, { proposer: 'tuner', files: ['strategy.js'], params: { ...params, 'strategy.js:fast': to }, ...fields });
+  const input: ContextInput = {
+    metric: { name: 'sharpe', direction: 'maximize', command: 'node backtest.js' },
+    gate: [],
+    files: [{ path: 'strategy.js', content: strategy }],
+    lessons: [
+      // A kept change by another proposer comes first: what the tuner learned after it holds.
+      lesson('kept', 'combines the kept aaaa + bbbb: slow 9 -> 12 (strategy.js)', { files: ['strategy.js'], parents: ['aaaa', 'bbbb'], metric: measured(0.03) }),
+      tuned('regressed', 4, { metric: measured(-0.05) }),
+      tuned('regressed', 2, { metric: measured(-0.04) }),
+      tuned('no-effect', 5),
+      ...[1, 2, 3].map((i) => lesson('regressed', `rewrite the loop ${i}`, { files: ['strategy.js'], metric: measured(-0.01) })),
+    ],
+    verdicts: new Map(),
+    answerFormat: ANSWER_FORMAT,
+    budgetChars: 60_000,
+  };
+  const text = buildContext(input);
+  assert.match(text, /^At rest .*try elsewhere\.\n- fast = 3 in strategy\.js:2: regressed both ways\n- strategy\.js: the last 6 candidates since its last kept change did not help \(5 regressed, 1 no-effect\)$/m);
+  assert.match(text, /^Combinations of kept candidates tried, newest first:\n- kept \+3\.00%: "combines the kept aaaa \+ bbbb: slow 9 -> 12 \(strategy\.js\)" \(2 kept candidates of one cycle together\)$/m);
 });

@@ -20,9 +20,9 @@ function context(files: Record<string, string>, over: Partial<ProposeContext> = 
 }
 
 /** A tuner lesson moving one parameter from -> to, in the tuner's own hypothesis format. */
-function lesson(outcome: Outcome, file: string, name: string, from: number, to: number, params: Record<string, number>): Lesson {
+function lesson(outcome: Outcome, file: string, name: string, from: number, to: number, params: Record<string, number>, proposer = 'tuner'): Lesson {
   return {
-    v: 1, id: `l-${name}-${from}-${to}-${outcome}`, time: '2024-01-01T00:00:00Z', cycle: 1, proposer: 'tuner',
+    v: 1, id: `l-${name}-${from}-${to}-${outcome}`, time: '2024-01-01T00:00:00Z', cycle: 1, proposer,
     hypothesis: `${name} ${from} -> ${to} (${file}): step`, files: [file], patch: '', patchHash: '', outcome,
     durationMs: 1, params: { ...params, [`${file}:${name}`]: to },
   };
@@ -146,8 +146,8 @@ test('same seed gives the same proposals; a different seed gives different ones'
 test('never repeats a value set from the lessons or within a batch', async () => {
   const file = 'k.py';
   const text = 'K = 5 # rsi: int 0..20\n';
-  // Every neighbour within 3 of the current value has been tried already.
-  const lessons = [1, 2, 3, 4, 6, 7, 8].map((to) => lesson('regressed', file, 'K', 5, to, {}));
+  // Every neighbour within 3 of the current value has been tried already, to no effect.
+  const lessons = [1, 2, 3, 4, 6, 7, 8].map((to) => lesson('no-effect', file, 'K', 5, to, {}));
   for (let seed = 0; seed < 30; seed++) {
     const ps = await createTuner().propose(context({ [file]: text }, { seed, count: 5, lessons }));
     assert.equal(ps.length, 5);
@@ -245,4 +245,88 @@ test('no annotated parameters: returns [] and says how to annotate', async () =>
   assert.match(ctx.logs[0]!, /no annotated parameters/);
   assert.match(ctx.logs[0]!, /\/\/ rsi: 0\.005\.\.0\.1/);
   assert.match(ctx.logs[0]!, /# rsi: int 2\.\.64/);
+});
+
+/** The values a batch of proposals gives `key`, over several seeds. */
+async function valuesOver(files: Record<string, string>, key: string, lessons: Lesson[], seeds = 20, count = 3): Promise<number[]> {
+  const values: number[] = [];
+  for (let seed = 0; seed < seeds; seed++) {
+    for (const p of await createTuner().propose(context(files, { seed, count, lessons }))) values.push(proposed(p, key));
+  }
+  return values;
+}
+
+test('a move toward a bound already tried stops short of it instead of clamping to it', async () => {
+  const files = { 's.js': 'const X = 90; // rsi: 0..100\n' };
+  // Up helped, then up again to the bound did nothing: the bound is tried, the space below it is not.
+  const lessons = [lesson('kept', 's.js', 'X', 80, 90, {}), lesson('no-effect', 's.js', 'X', 90, 100, {})];
+  const values = await valuesOver(files, 's.js:X', lessons, 20, 1);
+  assert.ok(!values.includes(100), `${values}`);
+  assert.ok(values.every((v) => v > 80), `never back past the worse baseline 80: ${values}`);
+  assert.ok(values.filter((v) => v > 90 && v < 100).length >= 15, `mostly up, short of the bound: ${values}`);
+});
+
+test('between a worse value below and a regression above, moves stay inside the bracket', async () => {
+  const files = { 's.js': 'const X = 50; // rsi: 0..100\n' };
+  const lessons = [lesson('kept', 's.js', 'X', 40, 50, {}), lesson('regressed', 's.js', 'X', 50, 70, {})];
+  const values = await valuesOver(files, 's.js:X', lessons);
+  assert.ok(values.length > 0 && values.every((v) => v > 40 && v < 50), `${values}`);
+});
+
+test('a long move that regressed bounds that side without closing it', async () => {
+  const files = { 's.js': 'const X = 50; // rsi: 0..100\n' };
+  const lessons = [lesson('regressed', 's.js', 'X', 50, 70, {}), lesson('regressed', 's.js', 'X', 50, 30, {})];
+  const values = await valuesOver(files, 's.js:X', lessons);
+  // Down regressed last, so up is the way to go: still open, short of the worse 70.
+  assert.ok(values.length > 0 && values.every((v) => v > 50 && v < 70), `${values}`);
+});
+
+test('a parameter that regressed both ways (short moves) rests, until another parameter or its file changes', async () => {
+  const files = { 's.js': 'a = 50; // rsi: 0..100\nb = 50; // rsi: 0..100\n' };
+  const both = [lesson('regressed', 's.js', 'a', 50, 53, { 's.js:b': 50 }), lesson('regressed', 's.js', 'a', 50, 48, { 's.js:b': 50 })];
+  const ctx = context(files, { count: 4, lessons: both });
+  for (const p of await createTuner().propose(ctx)) assert.equal(p.params!['s.js:a'], 50, p.hypothesis);
+  assert.ok(ctx.logs.some((m) => /s\.js:a rests at 50 \(regressed both ways\)/.test(m)), ctx.logs.join('\n'));
+
+  // Another parameter was kept since: b is no longer where a was tried, so a moves again.
+  const movedB = { 's.js': 'a = 50; // rsi: 0..100\nb = 58; // rsi: 0..100\n' };
+  const woken = await valuesOver(movedB, 's.js:a', [...both, lesson('kept', 's.js', 'b', 50, 58, { 's.js:a': 50 })]);
+  assert.ok(woken.some((v) => v !== 50), `${woken}`);
+
+  // Another proposer's kept change to the file: the ground changed too.
+  const edited = await valuesOver(files, 's.js:a', [...both, { ...lesson('kept', 's.js', 'x', 0, 1, {}, 'command'), hypothesis: 'inline the loop' }]);
+  assert.ok(edited.some((v) => v !== 50), `${edited}`);
+});
+
+test('at a bound, one regression the other way is enough to rest; with everything at rest nothing is proposed', async () => {
+  const files = { 's.js': 'const X = 100; // rsi: 0..100\n' };
+  const ctx = context(files, { count: 3, lessons: [lesson('regressed', 's.js', 'X', 100, 97, {})] });
+  assert.deepEqual(await createTuner().propose(ctx), []);
+  assert.ok(ctx.logs.some((m) => /X rests at 100 \(regressed down, at the bound the other way\)/.test(m)), ctx.logs.join('\n'));
+  assert.ok(ctx.logs.some((m) => /every parameter rests/.test(m)), ctx.logs.join('\n'));
+});
+
+test('each parameter keeps its own step: repeated no-effect widens one, not the other', async () => {
+  const files = { 's.js': 'a = 50; // rsi: 0..100\nb = 50; // rsi: 0..100\n' };
+  const lessons = [lesson('no-effect', 's.js', 'a', 50, 55, { 's.js:b': 50 }), lesson('no-effect', 's.js', 'a', 50, 47, { 's.js:b': 50 })];
+  const stepsA: number[] = [];
+  const stepsB: number[] = [];
+  for (let seed = 0; seed < 40; seed++) {
+    for (const p of await createTuner().propose(context(files, { seed, count: 2, lessons }))) {
+      const a = Math.abs(p.params!['s.js:a']! - 50);
+      const b = Math.abs(p.params!['s.js:b']! - 50);
+      if (a > 0 && b === 0) stepsA.push(a);
+      if (b > 0 && a === 0) stepsB.push(b);
+    }
+  }
+  // a's step doubled twice (capped at half the range, jittered by 0.5..1.5): at least 25; b's is a fresh 20% (at most 30).
+  assert.ok(stepsA.length > 0 && stepsA.every((d) => d >= 25), `${stepsA}`);
+  assert.ok(stepsB.length > 0 && stepsB.every((d) => d <= 30), `${stepsB}`);
+});
+
+test('a log scale only for a range spanning two decades or more, and the hypothesis says so', async () => {
+  const wide = await createTuner().propose(context({ 'a.py': 'lr = 1e-3  # rsi: 1e-5..1e-1\n' }, { count: 3 }));
+  for (const p of wide) assert.match(p.hypothesis, /% of log range; .*log scale: 0\.00001\.\.0\.1 spans 4\.0 decades/);
+  const narrow = await createTuner().propose(context({ 'a.py': 'stop = 0.03  # rsi: 0.005..0.1\n' }, { count: 3 }));
+  for (const p of narrow) assert.doesNotMatch(p.hypothesis, /log/);
 });

@@ -110,11 +110,6 @@ export function applyValues(text: string, changes: { param: Parameter; literal: 
   return out;
 }
 
-/** Positive ranges spanning more than a decade are searched on a log scale: 0.001..1 moves by factors, not by thousandths. */
-export function isLogScale(p: Pick<Parameter, 'lo' | 'hi'>): boolean {
-  return p.lo > 0 && p.hi / p.lo > 10;
-}
-
 /** The annotated parameters of the target files, as the tuner sees them, and the files' texts. */
 export interface ParameterScan {
   params: Parameter[];
@@ -144,6 +139,19 @@ export async function scanParameters(
 const INITIAL_STEP = 0.2;
 const MIN_STEP = 0.005;
 const MAX_STEP = 0.5;
+/**
+ * A positive range spanning this ratio (two decades) or more is searched on a log scale: a linear
+ * step of a fifth of 1e-5..1e-1 would jump over the three lower decades at once. Narrower ranges
+ * (0.005..0.1, 2..50) are searched linearly, where a step means the same everywhere in the range.
+ */
+const LOG_RATIO = 100;
+/**
+ * A regression within this fraction of the range closes that side of the current value; a longer
+ * one only bounds it (later moves go part of the way), as it may have stepped over a better value.
+ */
+const NEAR = 0.05;
+/** A move back from a closed side takes this fraction of the learned step. */
+const REVERSE = 4;
 /** Chance that a candidate moves two parameters at once (interactions), when there are two. */
 const TWO_PARAMETERS = 0.2;
 /** Draws per candidate before the space near the current values counts as exhausted. */
@@ -152,18 +160,33 @@ const MAX_ATTEMPTS = 200;
 const FOLLOW_ATTEMPTS = 3;
 const FAILED: readonly Outcome[] = ['gate-failed', 'crashed', 'timeout', 'memory-exceeded', 'invalid'];
 
+type Side = 1 | -1;
+const wayOf = (d: number) => (d > 0 ? 'up' : 'down');
+
 /** What the lessons say about one parameter. */
 interface Memory {
   /** Preferred direction: +1 up, -1 down, 0 none yet. */
   dir: number;
+  /** A fraction of the range (of its log), adapted by this parameter's own outcomes. */
   step: number;
   kept: number;
   regressed: number;
   noEffect: number;
-  /** Values whose candidates failed: not crossed again from the side we are on. */
+  /** Values whose candidates failed: not reached or crossed again from the side we are on. */
   fences: number[];
   /** Why `dir` and `step` are what they are, for the hypothesis. */
   why: string;
+  /**
+   * What was learned around the current value on the same ground (the other parameters at their
+   * current values, the file not changed since by another proposer): the nearest value on each
+   * side known to be worse (a regressed move from here, or the baseline a kept move came from),
+   * the sides a short move from here regressed on (within NEAR), and every value tried here.
+   */
+  worse: Partial<Record<Side, number>>;
+  regressedFrom: Partial<Record<Side, true>>;
+  tried: Set<number>;
+  /** Set when the parameter rests: why. */
+  rest?: string;
 }
 
 interface Move {
@@ -179,21 +202,40 @@ function parseMoves(hypothesis: string): Move[] {
   return [...hypothesis.matchAll(MOVE)].map((m) => ({ key: `${m[4]}:${m[1]}`, from: Number(m[2]), to: Number(m[3]) }));
 }
 
+/** True when `values` and `current` agree on every key but `except` (the same ground for that parameter). */
+function sameOthers(values: Record<string, number>, current: Record<string, number>, except: string): boolean {
+  const keys = Object.keys(current);
+  return Object.keys(values).length === keys.length && keys.every((k) => k === except || values[k] === current[k]);
+}
+
 function learn(params: Parameter[], lessons: Lesson[], verdicts: Map<string, string>): Map<string, Memory> {
+  const current = Object.fromEntries(params.map((p) => [p.key, p.value]));
+  const byKey = new Map(params.map((p) => [p.key, p]));
   const memory = new Map<string, Memory>(
-    params.map((p) => [p.key, { dir: 0, step: INITIAL_STEP, kept: 0, regressed: 0, noEffect: 0, fences: [], why: 'no history yet, exploring' }]),
+    params.map((p) => [
+      p.key,
+      { dir: 0, step: INITIAL_STEP, kept: 0, regressed: 0, noEffect: 0, fences: [], why: 'no history yet, exploring', worse: {}, regressedFrom: {}, tried: new Set() },
+    ]),
   );
+  // A kept change by another proposer to a file changes the ground of its parameters: what was
+  // learned there before no longer holds. Lessons are oldest first, so the last one seen counts.
+  const lastForeignChange = new Map<string, number>();
+  lessons.forEach((l, i) => {
+    if (l.proposer !== 'tuner' && l.outcome === 'kept' && verdicts.get(l.id) !== 'rejected') for (const f of l.files) lastForeignChange.set(f, i);
+  });
   // Oldest first, so the last outcome of a parameter decides its direction.
-  for (const lesson of lessons) {
-    if (lesson.proposer !== 'tuner' || !lesson.params) continue;
-    for (const move of parseMoves(lesson.hypothesis)) {
+  lessons.forEach((lesson, index) => {
+    if (lesson.proposer !== 'tuner' || !lesson.params) return;
+    const moves = parseMoves(lesson.hypothesis);
+    for (const move of moves) {
       const m = memory.get(move.key);
       const to = lesson.params[move.key] ?? move.to;
       const d = Math.sign(to - move.from);
       if (!m || d === 0) continue;
-      const way = d > 0 ? 'up' : 'down';
+      const way = wayOf(d);
       const outcome = lesson.outcome;
-      if (outcome === 'kept' && verdicts.get(lesson.id) !== 'rejected') {
+      const kept = outcome === 'kept' && verdicts.get(lesson.id) !== 'rejected';
+      if (kept) {
         Object.assign(m, { kept: m.kept + 1, dir: d, step: m.step * 1.5, why: `last move ${way} helped` });
       } else if (outcome === 'regressed') {
         Object.assign(m, { regressed: m.regressed + 1, dir: -d, step: m.step / 2, why: `last move ${way} regressed` });
@@ -204,14 +246,87 @@ function learn(params: Parameter[], lessons: Lesson[], verdicts: Map<string, str
         Object.assign(m, { dir: -d, step: m.step / 2, why: `last move ${way} to ${to} ended ${outcome}` });
       }
       m.step = clamp(m.step, MIN_STEP, MAX_STEP);
+
+      // What holds around the current value: single moves only (a pair's outcome is not one parameter's).
+      const p = byKey.get(move.key)!;
+      const ground = sameOthers(lesson.params, current, move.key) && index > (lastForeignChange.get(p.file) ?? -1);
+      if (!ground || moves.length > 1) continue;
+      const here = p.value;
+      if (move.from === here) {
+        m.tried.add(to);
+        if (outcome === 'regressed') {
+          nearer(m.worse, d as Side, to, here);
+          // A long move may have stepped over something better: it bounds the side; a short one closes it.
+          const scale = scaleOf(p);
+          if (Math.abs(scale.to(to) - scale.to(here)) <= NEAR * scale.width) m.regressedFrom[d as Side] = true;
+        }
+      } else if (kept && to === here) nearer(m.worse, -d as Side, move.from, here);
     }
+  });
+  for (const p of params) {
+    const m = memory.get(p.key)!;
+    const closed = ([1, -1] as const).map((d) => m.regressedFrom[d] || atBound(p, d));
+    if (closed[0] && closed[1]) m.rest = m.regressedFrom[1] && m.regressedFrom[-1] ? 'regressed both ways' : `regressed ${wayOf(m.regressedFrom[1] ? 1 : -1)}, at the bound the other way`;
+    else if (!side(p, m, 1) && !side(p, m, -1)) m.rest = 'no untried value left between the values known to be worse';
   }
   return memory;
+}
+
+function nearer(worse: Memory['worse'], d: Side, value: number, here: number): void {
+  const known = worse[d];
+  if (known === undefined || Math.abs(value - here) < Math.abs(known - here)) worse[d] = value;
+}
+
+function atBound(p: Parameter, d: Side): boolean {
+  return d > 0 ? p.value >= p.hi : p.value <= p.lo;
 }
 
 /** Parameters that helped are drawn more often; ones whose every move did nothing, less. */
 function weight(m: Memory): number {
   return (1 + 2 * m.kept) / (m.kept + m.regressed === 0 ? 1 + m.noEffect : 1);
+}
+
+/** How a parameter's range is walked: linearly, or on a log scale where the range spans decades. */
+interface Scale {
+  log: boolean;
+  to(x: number): number;
+  from(u: number): number;
+  width: number;
+}
+
+/** Whether a range is searched on a log scale (see LOG_RATIO). */
+export function isLogScale(p: Pick<Parameter, 'lo' | 'hi'>): boolean {
+  return p.lo > 0 && p.hi / p.lo >= LOG_RATIO;
+}
+
+function scaleOf(p: Parameter): Scale {
+  const log = isLogScale(p);
+  const to = log ? Math.log : (x: number) => x;
+  const from = log ? Math.exp : (u: number) => u;
+  return { log, to, from, width: to(p.hi) - to(p.lo) };
+}
+
+/**
+ * Where a move from the current value may go on side `d`: up to `limit`, included only when `open`
+ * (an untried bound); past a value known to be worse or a fence, never. Undefined when the side is
+ * closed: a move from here regressed there, the value sits at the bound, or no untried value is left.
+ */
+function side(p: Parameter, m: Memory, d: Side): { limit: number; open: boolean } | undefined {
+  const x = clamp(p.value, p.lo, p.hi);
+  if (m.regressedFrom[d] || atBound(p, d)) return undefined;
+  let limit = d > 0 ? p.hi : p.lo;
+  let open = !m.tried.has(limit);
+  for (const w of [m.worse[d], ...m.fences]) {
+    if (w !== undefined && d * (w - x) > 0 && d * (limit - w) >= 0) [limit, open] = [w, false];
+  }
+  const scale = scaleOf(p);
+  const room = Math.abs(scale.to(limit) - scale.to(x));
+  if (p.int) {
+    const between = (v: number) => d * (v - x) > 0 && (open ? d * (limit - v) >= 0 : d * (limit - v) > 0);
+    const untried = Math.abs(limit - x) - (open ? 0 : 1) - [...m.tried].filter(between).length;
+    if (untried <= 0) return undefined;
+  } else if (!open && room < MIN_STEP * scale.width) return undefined;
+  return { limit, open };
 }
 
 interface Mutation {
@@ -222,24 +337,36 @@ interface Mutation {
 
 function mutate(p: Parameter, m: Memory, rand: () => number, attempt: number): Mutation | undefined {
   const x = clamp(p.value, p.lo, p.hi);
-  let dir = m.dir !== 0 && attempt < FOLLOW_ATTEMPTS ? m.dir : rand() < 0.5 ? 1 : -1;
-  const atBound = dir > 0 ? x >= p.hi : x <= p.lo;
-  if (atBound) dir = -dir;
-  // Jitter the step; retries reach geometrically further, up to the whole range by the last attempt,
-  // so a crowded neighbourhood or a step shrunk to the minimum does not end the search early.
-  const frac = Math.min(1, m.step * (1 / m.step) ** (attempt / MAX_ATTEMPTS) * (0.5 + rand()));
-  const log = isLogScale(p);
-  let to = clamp(log ? x * (p.hi / p.lo) ** (dir * frac) : x + dir * frac * (p.hi - p.lo), p.lo, p.hi);
+  const open = ([1, -1] as const).filter((d) => side(p, m, d));
+  if (open.length === 0) return undefined;
+  const preferred = m.dir !== 0 && attempt < FOLLOW_ATTEMPTS && open.includes(m.dir as Side);
+  const dir: Side = preferred ? (m.dir as Side) : open.length === 1 ? open[0]! : rand() < 0.5 ? 1 : -1;
+  const { limit, open: limitOpen } = side(p, m, dir)!;
+  const scale = scaleOf(p);
+  const room = Math.abs(scale.to(limit) - scale.to(x));
+  // Jitter the step; retries reach geometrically further (a crowded neighbourhood or a minimum step
+  // does not end the search early), but never past a value known to be worse: short of that, the
+  // move goes to an untried bound, or part of the way to the worse value (half of it, first).
+  // Back from a side that is closed (the bound reached, a regression), the step that got here is too
+  // long: whatever lies that way was just left for something better. A short probe tells first.
+  const step = m.dir !== 0 && dir !== m.dir && !open.includes(m.dir as Side) ? m.step / REVERSE : m.step;
+  const wanted = step * (1 / step) ** (attempt / MAX_ATTEMPTS) * (0.5 + rand()) * scale.width;
+  const distance = wanted < room ? wanted : limitOpen ? room : room * (attempt === 0 ? 0.5 : 0.1 + 0.8 * rand());
+  let to = distance === room ? limit : clamp(scale.from(scale.to(x) + dir * distance), p.lo, p.hi);
   if (p.int) {
     to = Math.round(to);
-    if (to === Math.round(x)) to = clamp(to + dir, p.lo, p.hi); // an int always moves by at least one
+    if (to === Math.round(x)) to = x + dir; // an int always moves by at least one
   }
   const literal = formatValue(to, p);
   const value = Number(literal);
+  if (value === x || m.tried.has(value)) return undefined;
+  if (dir * (value - limit) > 0 || (!limitOpen && value === limit)) return undefined;
   if (m.fences.some((f) => (x < f && value >= f) || (x > f && value <= f))) return undefined;
-  const way = dir > 0 ? 'up' : 'down';
-  const why = m.dir === 0 || dir === m.dir ? m.why : atBound ? `${m.why}, but at the bound` : `${m.why}; exploring the other way`;
-  return { value, literal, reason: `step ${way} ${Math.round(frac * 100)}% of ${log ? 'log ' : ''}range; ${why}` };
+  const way = wayOf(dir);
+  const why = m.dir === 0 || dir === m.dir ? m.why : !open.includes(m.dir as Side) ? `${m.why}, closed that way` : `${m.why}; exploring the other way`;
+  const scaleNote = scale.log ? `; log scale: ${p.lo}..${p.hi} spans ${Math.log10(p.hi / p.lo).toFixed(1)} decades` : '';
+  const pct = Math.max(1, Math.round((Math.abs(scale.to(value) - scale.to(x)) / scale.width) * 100));
+  return { value, literal, reason: `step ${way} ${pct}% of ${scale.log ? 'log ' : ''}range; ${why}${scaleNote}` };
 }
 
 interface Candidate {
@@ -248,13 +375,14 @@ interface Candidate {
   hypothesis: string;
 }
 
+/** `movable`: the parameters not at rest. */
 function draw(
-  params: Parameter[], memory: Map<string, Memory>, current: Record<string, number>, rand: () => number, attempt: number,
+  movable: Parameter[], memory: Map<string, Memory>, current: Record<string, number>, rand: () => number, attempt: number,
 ): Candidate | undefined {
-  const pool = [...params];
+  const pool = [...movable];
   const candidate: Candidate = { values: { ...current }, changes: [], hypothesis: '' };
   const parts: string[] = [];
-  const n = params.length > 1 && rand() < TWO_PARAMETERS ? 2 : 1;
+  const n = movable.length > 1 && rand() < TWO_PARAMETERS ? 2 : 1;
   for (let i = 0; i < n; i++) {
     const p = pickWeighted(pool, (q) => weight(memory.get(q.key)!), rand);
     pool.splice(pool.indexOf(p), 1);
@@ -285,6 +413,15 @@ export function createTuner(): Proposer {
       }
 
       const memory = learn(params, ctx.lessons, ctx.verdicts);
+      const movable = params.filter((p) => !memory.get(p.key)!.rest);
+      for (const p of params) {
+        const rest = memory.get(p.key)!.rest;
+        if (rest) log(`${p.key} rests at ${p.literal} (${rest}) until another parameter or its file changes`);
+      }
+      if (movable.length === 0) {
+        log('every parameter rests: nothing untried is likely to help until the code or a range changes');
+        return [];
+      }
       const rand = seededRandom(ctx.seed);
       const current = Object.fromEntries(params.map((p) => [p.key, p.value]));
       // Never propose the current values, a value set any earlier lesson tried, or one twice in a batch.
@@ -293,7 +430,7 @@ export function createTuner(): Proposer {
       while (proposals.length < ctx.count && !ctx.signal.aborted) {
         let found: Candidate | undefined;
         for (let attempt = 0; attempt < MAX_ATTEMPTS && !found; attempt++) {
-          const c = draw(params, memory, current, rand, attempt);
+          const c = draw(movable, memory, current, rand, attempt);
           if (c && !seen.has(signature(c.values))) found = c;
         }
         if (!found) {
@@ -309,6 +446,16 @@ export function createTuner(): Proposer {
       return proposals;
     },
   };
+}
+
+/** The annotated parameters of these files that rest, and why: what a model proposer is told too. */
+export function restingParameters(files: { path: string; content: string }[], lessons: Lesson[], verdicts: Map<string, string>): { param: Parameter; why: string }[] {
+  const params = files.flatMap((f) => findParameters(f.path, f.content));
+  const memory = learn(params, lessons, verdicts);
+  return params.flatMap((param) => {
+    const why = memory.get(param.key)!.rest;
+    return why ? [{ param, why }] : [];
+  });
 }
 
 function toProposal(c: Candidate, texts: Map<string, string>, seed: number): Proposal {

@@ -23,6 +23,8 @@ export interface Proposal {
   params?: Record<string, number>;
   /** Said in the lesson's detail, whatever the outcome: e.g. an agent's edits outside the targets that were dropped. */
   note?: string;
+  /** Lesson ids of the kept candidates this one combines (the cycle's co-winners). */
+  parents?: string[];
 }
 
 export interface ProposeContext {
