@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { RunSummary } from '../core/cycle';
 import { metricValue, percent } from '../core/format';
+import { overallChange } from './inlineDiff/evidence';
 import { Disposable } from './lifecycle';
 import type { RunProgress } from './runProgress';
 
@@ -42,8 +43,7 @@ export class RsiStatusBar extends Disposable {
 
     let text: string;
     if (last && first !== undefined) {
-      // Across cycles each winner is measured against the previous one: compare the end with the start.
-      const overall = first === 0 ? last.change : (last.candidate.median - first) / Math.abs(first);
+      const overall = overallChange(first, last);
       text = `$(pass) RSI: ${name} ${percent(overall)}`;
       lines.push(`${name} (${direction}): ${metricValue(first)} → ${metricValue(last.candidate.median)} (${percent(overall)})`);
     } else {
