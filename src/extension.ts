@@ -30,12 +30,12 @@ export function activate(context: vscode.ExtensionContext): RsiApi {
   const log = vscode.window.createOutputChannel('RSI', { log: true });
   const lessons = new LessonsFile();
   const statusBar = new RsiStatusBar();
-  const lessonsTree = new LessonsTree(lessons);
+  const controller = new CycleController(context, log, statusBar, lessons);
+  const lessonsTree = new LessonsTree(lessons, controller);
   const lessonDiffs = new LessonDiffs();
   const report = new ReportPanel(lessons);
-  const controller = new CycleController(context, log, statusBar, lessons);
   context.subscriptions.push(
-    log, lessons, statusBar, lessonsTree, lessonDiffs, report, controller,
+    log, lessons, statusBar, controller, lessonsTree, lessonDiffs, report,
     ...registerCommands({ controller, lessons, lessonDiffs, report, secrets: context.secrets }),
     ...registerLmTools(controller, lessons),
   );

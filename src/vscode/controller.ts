@@ -58,6 +58,9 @@ export class CycleController extends Disposable {
   private active: ActiveRun | undefined;
   private session: ProposalSession | undefined;
   private failure: Failure | undefined;
+  private readonly proposalChanged = this._register(new vscode.EventEmitter<void>());
+  /** Fires when a proposal is shown, a hunk of it decided, or it ends. */
+  readonly onDidChangeProposal = this.proposalChanged.event;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -77,6 +80,11 @@ export class CycleController extends Disposable {
   /** The pending proposal shown in the editors, if any. */
   get proposal(): ProposalSession | undefined {
     return this.session;
+  }
+
+  /** The lessons of the pending proposal still waiting for the user's decision. */
+  get pendingLessons(): ReadonlySet<string> {
+    return this.session?.undecidedLessons ?? new Set();
   }
 
   /** Process ids of the runners alive now: none before the first cycle. */
@@ -204,6 +212,7 @@ export class CycleController extends Disposable {
     // A new proposal replaces one still pending: both apply to the files as they are on disk.
     this.session?.dispose();
     this.session = undefined;
+    this.proposalChanged.fire();
     const winners = new Set(proposal.lessons);
     try {
       const session = await ProposalSession.show({
@@ -214,9 +223,12 @@ export class CycleController extends Disposable {
         log: (line) => this.log.info(line),
       });
       this.session = session;
+      this.proposalChanged.fire();
       // The session ends itself once every hunk is decided (its emitter, and this listener, go with it).
       session.onDidChange(() => {
-        if (this.session === session && session.pending === 0) this.session = undefined;
+        if (this.session !== session) return;
+        if (session.pending === 0) this.session = undefined;
+        this.proposalChanged.fire();
       });
     } catch (err) {
       this.log.error('could not show the proposal; its patch:\n' + proposal.patch, err);

@@ -1,7 +1,7 @@
 import type { Direction, Lesson, LessonLog } from '../core/lessons';
 import { metricValue, percent } from '../core/format';
 import { relativeTime } from './relativeTime';
-import { groupLessons } from './lessonGroups';
+import { CHANGE_GROUPS, groupLessons } from './lessonGroups';
 
 /** One cycle on the chart: its baseline's median and the candidates kept in it. */
 export interface CyclePoint {
@@ -87,7 +87,7 @@ export function reportHtml({ folderName, log, nonce, now = Date.now() }: { folde
   const history = metricHistory(log.lessons);
   const groups = groupLessons(log);
   const keptLessons = groups
-    .filter((g) => ['accepted', 'kept', 'rejected'].includes(g.id))
+    .filter((g) => CHANGE_GROUPS.has(g.id))
     .flatMap((g) => g.lessons.map((lesson) => ({ lesson, group: g.label })));
   const cycles = new Set(log.lessons.map((l) => l.cycle)).size;
 

@@ -70,6 +70,11 @@ export class ProposalSession extends Disposable {
     this._register(new ProposalHover((uri) => this.fileOf(uri)));
   }
 
+  /** The winners whose verdict waits for a decision. */
+  get undecidedLessons(): ReadonlySet<string> {
+    return new Set(this.verdictHunks.keys());
+  }
+
   /** Hunks not yet decided, stale ones included. */
   get pending(): number {
     let count = 0;
