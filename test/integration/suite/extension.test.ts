@@ -8,6 +8,7 @@ import type { Calibration } from '../../../src/core/calibration';
 import type { RunSummary } from '../../../src/core/cycle';
 import type { Lesson, Verdict } from '../../../src/core/lessons';
 import type { RunRefusal } from '../../../src/vscode/controller';
+import type { LessonNode } from '../../../src/vscode/lessonsTree';
 import { untrustedRefusal } from '../../../src/vscode/trust';
 import type { Test } from '../host/harness';
 import { lessonRecords, ran, refusal, rsiApi, runnerChildren, waitFor, workspaceFile, workspaceFolder } from './helpers';
@@ -28,15 +29,17 @@ function codeLoadingMs(): number | undefined {
   return will !== undefined && did !== undefined ? did - will : undefined;
 }
 
+/** Every lesson in the tree with the label of the group it is in (failures are one level deeper). */
 async function treeLessons(): Promise<Array<{ group: string; lesson: Lesson }>> {
   const rsi = await rsiApi();
   const found: Array<{ group: string; lesson: Lesson }> = [];
-  for (const group of await rsi.lessonsTree.getChildren()) {
-    const label = String(rsi.lessonsTree.getTreeItem(group).label);
-    for (const node of await rsi.lessonsTree.getChildren(group)) {
-      if (node.kind === 'lesson') found.push({ group: label, lesson: node.lesson });
+  const walk = async (parent?: LessonNode): Promise<void> => {
+    for (const node of await rsi.lessonsTree.getChildren(parent)) {
+      if (node.kind === 'lesson') found.push({ group: String(rsi.lessonsTree.getTreeItem(parent!).label), lesson: node.lesson });
+      else await walk(node);
     }
-  }
+  };
+  await walk();
   return found;
 }
 
