@@ -1,5 +1,4 @@
-// A fresh `npm install` is quiet: every dependency with an install script is approved or denied in
-// package.json's allowScripts (npm 11 skips unlisted scripts and warns about each).
+// What package.json promises beyond its schema: a quiet install, and commands a user can find.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
@@ -15,4 +14,12 @@ test('allowScripts decides on every package of the lockfile that has an install 
     .map(([where, info]) => ({ name: where.slice(where.lastIndexOf('node_modules/') + 'node_modules/'.length), version: info.version }))
     .filter(({ name, version }) => !(name in allow) && !(`${name}@${version}` in allow));
   assert.deepEqual(undecided, []);
+});
+
+test('commands hidden when untrusted stay visible where trust is off (code-server leaves isWorkspaceTrusted unset then)', () => {
+  const { menus } = read('package.json').contributes;
+  const whens: string[] = Object.values(menus as Record<string, Array<{ when?: string }>>).flat().flatMap((m) => (m.when ? [m.when] : []));
+  const trustGated = whens.filter((when) => when.includes('isWorkspaceTrusted'));
+  assert.ok(trustGated.length > 0);
+  for (const when of trustGated) assert.match(when, /isWorkspaceTrusted \|\| !isWorkspaceTrustEnabled/, when);
 });
