@@ -79,16 +79,20 @@ export const tests: Test[] = [
       const rsi = await rsiApi();
       const original = new TextDecoder().decode(await vscode.workspace.fs.readFile(configFile()));
       const broken = JSON.stringify({ ...JSON.parse(original), candidates: 'four' }, null, 2);
-      await vscode.workspace.fs.writeFile(configFile(), new TextEncoder().encode(broken));
-      try {
-        assert.match(refusal(await vscode.commands.executeCommand<RunSummary | RunRefusal>('rsi.runCycle')), /candidates/);
-        assert.match(rsi.statusBar.text, /^\$\(error\) RSI$/);
-        // The user fixes it in the editor and saves.
-        const document = await vscode.workspace.openTextDocument(configFile());
+      // Edited as the user does, in the editor: its document may first have to catch up with the disk.
+      const document = await vscode.workspace.openTextDocument(configFile());
+      await waitFor(() => document.getText() === original, 10_000, 'the editor to read config.json from disk');
+      const saveAs = async (text: string) => {
         const edit = new vscode.WorkspaceEdit();
-        edit.replace(document.uri, new vscode.Range(0, 0, document.lineCount, 0), original);
+        edit.replace(document.uri, new vscode.Range(0, 0, document.lineCount, 0), text);
         assert.ok(await vscode.workspace.applyEdit(edit));
         assert.ok(await document.save());
+      };
+      try {
+        await saveAs(broken);
+        assert.match(refusal(await vscode.commands.executeCommand<RunSummary | RunRefusal>('rsi.runCycle')), /candidates/);
+        assert.match(rsi.statusBar.text, /^\$\(error\) RSI$/);
+        await saveAs(original);
         await waitFor(() => !rsi.statusBar.text.includes('$(error)'), 10_000, 'the status bar to drop the fixed error');
         assert.match(rsi.statusBar.tooltip, /config\.json is valid now/);
       } finally {
@@ -109,7 +113,7 @@ export const tests: Test[] = [
       const proposal = summary.proposal;
       assert.ok(proposal, 'examples/backtest keeps a winner in a cycle (none this time)');
       try {
-        const winners = summary.cycles.flatMap((c) => c.lessons).filter((l) => proposal.lessons.includes(l.id));
+        const winners = summary.cycles.flatMap((c) => c.winner ?? []).filter((l) => proposal.lessons.includes(l.id));
         // The whole proposal's measured change, once, at the top of its file.
         const lenses = await allLenses(workspaceFile('strategy.js'));
         assert.deepEqual(lenses.filter((l) => l.command === '').map((l) => [l.line, l.title]), [[0, proposalHeadline(winners)]]);
@@ -207,7 +211,7 @@ export const tests: Test[] = [
         await session.openDiff(file);
         assert.equal(diffTabs().length, 1);
         await session.acceptAll();
-        assert.equal(await fs.readFile(file.fsPath, 'utf8'), after);
+        assert.equal((await vscode.workspace.openTextDocument(file)).getText(), after);
         await waitFor(() => diffTabs().length === 0, 10_000, 'the diff tab to close');
       } finally {
         session.dispose();
