@@ -49,7 +49,8 @@ export interface HunkEvidence {
 export function acceptTitle(hunk: HunkEvidence): string {
   if (hunk.measured) return `Accept (${formatEvidence(hunk.measured)})`;
   const n = hunk.lessons.length;
-  return n === 0 ? 'Accept' : `Accept (from ${n} kept change${n === 1 ? '' : 's'}, measured with others)`;
+  if (n === 0) return 'Accept';
+  return n === 1 ? 'Accept (part of a kept change measured as a whole)' : `Accept (from ${n} kept changes, each measured as a whole)`;
 }
 
 /** One line per winner a hunk comes from, with what was measured for it and over what. */

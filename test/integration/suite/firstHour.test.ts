@@ -171,8 +171,8 @@ export const tests: Test[] = [
           'Whole proposal: sharpe 1 → 3.1700 (+217.00%), 3 kept changes measured one after the other',
         ]);
         // fast moved in two winners, one of which also moved stopLoss: neither measured the hunk alone.
-        assert.equal(titleAt(lineOf('fast:')), 'Accept (from 2 kept changes, measured with others)');
-        assert.equal(titleAt(lineOf('stopLoss:')), 'Accept (from 1 kept change, measured with others)');
+        assert.equal(titleAt(lineOf('fast:')), 'Accept (from 2 kept changes, each measured as a whole)');
+        assert.equal(titleAt(lineOf('stopLoss:')), 'Accept (part of a kept change measured as a whole)');
         // size moved alone in its winner: that winner's measurement is the hunk's own.
         assert.match(titleAt(lineOf('size:')) ?? '', /^Accept \(\+26\.8% /);
 
