@@ -4,6 +4,7 @@
  * The language-model proposer is here too: it needs `vscode`, which stays external.
  */
 export { calibrate } from './core/calibration';
+export { loadConfig } from './core/config';
 export { runCycles } from './core/cycle';
 export { AgentWorkingCopy } from './runner/agentCopy';
 export { RunnerClient } from './runner/client';

@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
 import type { RunSummary } from './core/cycle';
 import { registerCommands } from './vscode/commands';
-import { CycleController } from './vscode/controller';
+import { CycleController, type RunRefusal } from './vscode/controller';
 import { LessonDiffs } from './vscode/lessonDiff';
 import { LessonsFile } from './vscode/lessonsFile';
 import { LessonsTree } from './vscode/lessonsTree';
@@ -11,7 +11,8 @@ import { RsiStatusBar } from './vscode/statusBar';
 
 /** What activate() returns: the extension's parts, for tests and other extensions. */
 export interface RsiApi {
-  runCycle(folder?: vscode.Uri): Promise<RunSummary | undefined>;
+  /** Resolves to the cycle's summary, or to a refusal whose `error` says why it could not run. */
+  runCycle(folder?: vscode.Uri): Promise<RunSummary | RunRefusal>;
   controller: CycleController;
   statusBar: RsiStatusBar;
   lessonsTree: LessonsTree;
@@ -29,12 +30,12 @@ export function activate(context: vscode.ExtensionContext): RsiApi {
   const log = vscode.window.createOutputChannel('RSI', { log: true });
   const lessons = new LessonsFile();
   const statusBar = new RsiStatusBar();
-  const lessonsTree = new LessonsTree(lessons);
+  const controller = new CycleController(context, log, statusBar, lessons);
+  const lessonsTree = new LessonsTree(lessons, controller);
   const lessonDiffs = new LessonDiffs();
   const report = new ReportPanel(lessons);
-  const controller = new CycleController(context, log, statusBar, lessons);
   context.subscriptions.push(
-    log, lessons, statusBar, lessonsTree, lessonDiffs, report, controller,
+    log, lessons, statusBar, controller, lessonsTree, lessonDiffs, report,
     ...registerCommands({ controller, lessons, lessonDiffs, report, secrets: context.secrets }),
     ...registerLmTools(controller, lessons),
   );

@@ -37,7 +37,7 @@ export function registerCommands({ controller, lessons, lessonDiffs, report, sec
     vscode.commands.registerCommand('rsi.rejectHunk', (uri: vscode.Uri, hunkId: string) => withProposal((s) => s.rejectHunk(uri, hunkId))),
     vscode.commands.registerCommand('rsi.acceptProposal', (arg?: unknown) => withProposal((s) => s.acceptAll(uriOf(arg)))),
     vscode.commands.registerCommand('rsi.rejectProposal', (arg?: unknown) => withProposal((s) => s.rejectAll(uriOf(arg)))),
-    vscode.commands.registerCommand('rsi.openProposalDiff', (arg?: unknown) => withProposal((s) => s.openDiff(uriOf(arg)))),
+    vscode.commands.registerCommand('rsi.openProposalDiff', (arg?: unknown, hunkId?: string) => withProposal((s) => s.openDiff(uriOf(arg), hunkId))),
     vscode.commands.registerCommand('rsi.showReport', (arg?: unknown) => withFolder(arg, (folder) => report.show(folder))),
     vscode.commands.registerCommand('rsi.openConfig', (arg?: unknown) => withFolder(arg, openConfig)),
     vscode.commands.registerCommand('rsi.refreshLessons', () => lessons.invalidate()),

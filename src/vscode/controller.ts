@@ -5,7 +5,7 @@ import type { ProposerKind } from '../core/config';
 import type { EngineEvent, EngineOptions, PendingProposal, RunSummary } from '../core/cycle';
 import { appendRecords, type Verdict } from '../core/lessons';
 import type { RunnerClient } from '../runner/client';
-import { configExists, offerConfig, openConfig } from './configFile';
+import { configExists, configUri, offerConfig, openConfig } from './configFile';
 import { loadEngine, type Engine } from './engine';
 import { describeCalibration, describeOutcome, percent } from '../core/format';
 import { ProposalSession, type HunkVerdict } from './inlineDiff/session';
@@ -19,6 +19,26 @@ import { pickFolder } from './workspaceFolder';
 
 /** Where `RSI: Set API Key` keeps the key of the OpenAI-compatible proposer. */
 export const API_KEY_SECRET = 'rsi.openai.apiKey';
+
+/**
+ * What a command resolves to when it cannot run (untrusted, no folder, no config, a run in
+ * progress, a broken config, a failure): the sentence the user was shown. A public contract:
+ * `await executeCommand('rsi.runCycle')` gives the summary or this.
+ */
+export interface RunRefusal {
+  error: string;
+}
+
+export function isRefusal(result: object): result is RunRefusal {
+  return typeof (result as Partial<RunRefusal>).error === 'string';
+}
+
+/** The last run's failure, until the user changes a file of its folder (config errors: until the config is valid). */
+interface Failure {
+  folder: vscode.WorkspaceFolder;
+  message: string;
+  configError: boolean;
+}
 
 type Work<T> = (engine: Engine, options: EngineOptions, folder: vscode.WorkspaceFolder) => Promise<T>;
 
@@ -37,8 +57,10 @@ export class CycleController extends Disposable {
   private readonly runners = new Map<string, RunnerClient>();
   private active: ActiveRun | undefined;
   private session: ProposalSession | undefined;
-  /** What the user was told when the last run refused or failed; undefined after a run that worked. */
-  lastError: string | undefined;
+  private failure: Failure | undefined;
+  private readonly proposalChanged = this._register(new vscode.EventEmitter<void>());
+  /** Fires when a proposal is shown, a hunk of it decided, or it ends. */
+  readonly onDidChangeProposal = this.proposalChanged.event;
 
   constructor(
     private readonly context: vscode.ExtensionContext,
@@ -48,6 +70,7 @@ export class CycleController extends Disposable {
   ) {
     super();
     this._register(toDisposable(() => this.shutdown()));
+    this._register(vscode.workspace.onDidSaveTextDocument((document) => void this.recheckFailure(document.uri)));
   }
 
   get running(): boolean {
@@ -59,18 +82,23 @@ export class CycleController extends Disposable {
     return this.session;
   }
 
+  /** The lessons of the pending proposal still waiting for the user's decision. */
+  get pendingLessons(): ReadonlySet<string> {
+    return this.session?.undecidedLessons ?? new Set();
+  }
+
   /** Process ids of the runners alive now: none before the first cycle. */
   get runnerPids(): number[] {
     return [...this.runners.values()].flatMap((runner) => (runner.pid === undefined ? [] : [runner.pid]));
   }
 
-  /** One cycle. Resolves to its summary, or to undefined when it could not run (the user was told why). */
-  runCycle(resource?: vscode.Uri): Promise<RunSummary | undefined> {
+  /** One cycle. Resolves to its summary, or to a refusal saying why it could not run (the user was told too). */
+  runCycle(resource?: vscode.Uri): Promise<RunSummary | RunRefusal> {
     return this.run('Run Cycle', resource, async (engine, options, folder) => this.present(folder, await engine.runCycles(options, 1)));
   }
 
   /** Cycles until RSI: Stop or the budget of cycles or minutes ends; the accumulated change is one proposal. */
-  runContinuously(resource?: vscode.Uri): Promise<RunSummary | undefined> {
+  runContinuously(resource?: vscode.Uri): Promise<RunSummary | RunRefusal> {
     return this.run('Run Continuously', resource, async (engine, options, folder) => {
       const budget = vscode.workspace.getConfiguration('rsi.continuous', folder);
       const maxMinutes = budget.get<number>('maxMinutes', 30);
@@ -84,7 +112,7 @@ export class CycleController extends Disposable {
   }
 
   /** A/A runs that measure the noise floor afresh, cached in .rsi/calibration.json. */
-  calibrate(resource?: vscode.Uri): Promise<Calibration | undefined> {
+  calibrate(resource?: vscode.Uri): Promise<Calibration | RunRefusal> {
     return this.run('Calibrate Noise Floor', resource, async (engine, options) => {
       const { previous, ...calibration } = await engine.calibrate(options);
       const floor = calibration.deterministic ? 'deterministic metric: any change is real' : `noise floor ±${percent(calibration.floor).slice(1)}`;
@@ -100,17 +128,18 @@ export class CycleController extends Disposable {
     this.active.abort.abort();
   }
 
-  private async run<T>(action: string, resource: vscode.Uri | undefined, work: Work<T>): Promise<T | undefined> {
-    this.lastError = undefined;
+  private async run<T>(action: string, resource: vscode.Uri | undefined, work: Work<T>): Promise<T | RunRefusal> {
     const untrusted = untrustedRefusal(vscode.workspace, action);
     if (untrusted) return this.refuse(untrusted);
     const folder = await pickFolder(resource);
-    if (!folder) return undefined;
+    if (!folder) return { error: `RSI: ${action} needs a local workspace folder: open one (or pick one when asked).` };
     if (!(await configExists(folder))) {
-      await offerConfig(folder);
-      return undefined;
+      // Not awaited: a caller of the command learns why at once, the user answers the offer when they like.
+      void offerConfig(folder);
+      return { error: `RSI: ${folder.name} has no .rsi/config.json, which says what to measure and which files to improve: RSI: Open Configuration creates one.` };
     }
     if (this.active) return this.refuse(`RSI: ${action} refused: a run is already in progress (RSI: Stop ends it).`);
+    this.failure = undefined;
     const active: ActiveRun = { abort: new AbortController() };
     this.active = active;
     void vscode.commands.executeCommand('setContext', 'rsi.running', true);
@@ -134,8 +163,7 @@ export class CycleController extends Disposable {
         }
       });
     } catch (err) {
-      this.fail(action, folder, err);
-      return undefined;
+      return { error: this.fail(action, folder, err) };
     } finally {
       this.active = undefined;
       void vscode.commands.executeCommand('setContext', 'rsi.running', false);
@@ -189,6 +217,7 @@ export class CycleController extends Disposable {
     // A new proposal replaces one still pending: both apply to the files as they are on disk.
     this.session?.dispose();
     this.session = undefined;
+    this.proposalChanged.fire();
     const winners = new Set(proposal.lessons);
     try {
       const session = await ProposalSession.show({
@@ -199,9 +228,12 @@ export class CycleController extends Disposable {
         log: (line) => this.log.info(line),
       });
       this.session = session;
+      this.proposalChanged.fire();
       // The session ends itself once every hunk is decided (its emitter, and this listener, go with it).
       session.onDidChange(() => {
-        if (this.session === session && session.pending === 0) this.session = undefined;
+        if (this.session !== session) return;
+        if (session.pending === 0) this.session = undefined;
+        this.proposalChanged.fire();
       });
     } catch (err) {
       this.log.error('could not show the proposal; its patch:\n' + proposal.patch, err);
@@ -233,36 +265,65 @@ export class CycleController extends Disposable {
     }
   }
 
-  private refuse(message: string): undefined {
-    this.lastError = message;
+  private refuse(message: string): RunRefusal {
     void vscode.window.showWarningMessage(message);
-    return undefined;
+    return { error: message };
   }
 
-  /** A user's error becomes a message with the way to fix it; a program's error is logged whole. */
-  private fail(action: string, folder: vscode.WorkspaceFolder, err: unknown): void {
+  /**
+   * A user's error becomes a message with the way to fix it; a program's error is logged whole.
+   * Returns what the user was told.
+   */
+  private fail(action: string, folder: vscode.WorkspaceFolder, err: unknown): string {
     const error = err instanceof Error ? err : new Error(String(err));
     const kind = errorKind(error);
     if (kind === 'cancelled') {
       this.statusBar.show('$(debug-stop) RSI: stopped', `RSI Loop: ${action} was stopped.`);
-      return;
+      return `RSI: ${action} was stopped.`;
     }
     const actions = ['Show Log'];
+    let message: string;
     if (kind === 'user') {
       // EngineStop carries the gate's output after its first line: the message shows the line, the log all.
-      const message = userMessage(error);
-      this.lastError = `RSI: ${message.split('\n')[0]}`;
-      this.log.warn(`${action} in ${folder.uri.fsPath}: ${message}`);
+      const text = userMessage(error);
+      message = `RSI: ${text.split('\n')[0]}`;
+      this.log.warn(`${action} in ${folder.uri.fsPath}: ${text}`);
       actions.unshift('Open Configuration');
     } else {
-      this.lastError = `RSI: ${action} failed: ${error.message}`;
+      message = `RSI: ${action} failed: ${error.message}`;
       this.log.error(`${action} in ${folder.uri.fsPath} failed:`, error);
     }
-    this.statusBar.showError(this.lastError);
-    void vscode.window.showErrorMessage(this.lastError, ...actions).then((choice) => {
+    this.failure = { folder, message, configError: error.name === 'ConfigError' };
+    this.statusBar.showError(message);
+    void vscode.window.showErrorMessage(message, ...actions).then((choice) => {
       if (choice === 'Show Log') this.log.show();
       else if (choice === 'Open Configuration') void openConfig(folder);
     });
+    return message;
+  }
+
+  /**
+   * The status bar keeps a failure only until the user acts on it: a broken config until it is
+   * valid again (checked on save), any other failure until a file of its folder is saved.
+   */
+  private async recheckFailure(saved: vscode.Uri): Promise<void> {
+    const failure = this.failure;
+    if (!failure || this.active || vscode.workspace.getWorkspaceFolder(saved) !== failure.folder) return;
+    if (failure.configError) {
+      if (saved.toString() !== configUri(failure.folder).toString()) return;
+      try {
+        await loadEngine().loadConfig(failure.folder.uri.fsPath);
+      } catch (err) {
+        if (this.failure !== failure) return;
+        failure.message = `RSI: ${(err as Error).message.split('\n')[0]}`;
+        this.statusBar.showError(failure.message);
+        return;
+      }
+    }
+    if (this.failure !== failure) return;
+    this.failure = undefined;
+    const why = failure.configError ? '.rsi/config.json is valid now' : `files changed since the last run failed (${failure.message})`;
+    this.statusBar.show('$(beaker) RSI', `RSI Loop: ${why}. Run a cycle to try again.`);
   }
 
   private shutdown(): void {

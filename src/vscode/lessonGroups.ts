@@ -27,6 +27,9 @@ const GROUPS: ReadonlyArray<{ id: GroupId; label: string }> = [
   { id: 'duplicate', label: 'Duplicates' },
 ];
 
+/** The groups of what changed the code (or would have): the tree shows them first, the rest folded under one node. */
+export const CHANGE_GROUPS: ReadonlySet<GroupId> = new Set(['accepted', 'kept', 'rejected']);
+
 export function groupOf(lesson: Lesson, verdict: 'accepted' | 'rejected' | undefined): GroupId {
   if (verdict === 'rejected') return 'rejected';
   if (lesson.outcome === 'kept') return verdict === 'accepted' ? 'accepted' : 'kept';

@@ -1,15 +1,25 @@
 import * as vscode from 'vscode';
 import type { Lesson, Verdict } from '../core/lessons';
 import { describeOutcome, metricValue, percent } from '../core/format';
+import { escapeMarkdown } from './inlineDiff/evidence';
 import { relativeTime } from './relativeTime';
-import { groupLessons, type GroupId, type LessonGroup } from './lessonGroups';
+import { changeSummary } from './changeSummary';
+import { CHANGE_GROUPS, groupLessons, type GroupId, type LessonGroup } from './lessonGroups';
 import type { LessonsFile } from './lessonsFile';
 import { Disposable } from './lifecycle';
 
 export type LessonNode =
   | { kind: 'folder'; folder: vscode.WorkspaceFolder }
   | { kind: 'group'; folder: vscode.WorkspaceFolder; group: LessonGroup }
-  | { kind: 'lesson'; folder: vscode.WorkspaceFolder; lesson: Lesson; verdict?: Verdict['verdict'] };
+  /** Every group of what was tried and not kept, folded under one node. */
+  | { kind: 'tried'; folder: vscode.WorkspaceFolder; groups: LessonGroup[] }
+  | { kind: 'lesson'; folder: vscode.WorkspaceFolder; lesson: Lesson; verdict?: Verdict['verdict']; pending: boolean };
+
+/** The lessons of a proposal pending in the editor, and when that changes. */
+export interface PendingLessons {
+  readonly pendingLessons: ReadonlySet<string>;
+  readonly onDidChangeProposal: vscode.Event<void>;
+}
 
 const GROUP_ICONS: Record<GroupId, vscode.ThemeIcon> = {
   accepted: new vscode.ThemeIcon('pass-filled', new vscode.ThemeColor('testing.iconPassed')),
@@ -25,21 +35,23 @@ const GROUP_ICONS: Record<GroupId, vscode.ThemeIcon> = {
   duplicate: new vscode.ThemeIcon('copy'),
 };
 
-/** Groups that open expanded: what changed the code. Failures stay folded. */
-const EXPANDED: ReadonlySet<GroupId> = new Set(['accepted', 'kept', 'rejected']);
+const PENDING_ICON = new vscode.ThemeIcon('diff', new vscode.ThemeColor('editorOverviewRuler.modifiedForeground'));
 
 /**
  * The `rsi.lessons` view: each folder's lessons grouped by outcome and verdict, newest first.
- * With one folder the groups are the top level; with several, each folder is a node.
+ * What changed the code comes first, open; what was tried and not kept is folded under one node.
+ * A lesson leads with its change ("fast 3 → 4") and what moved; those of the proposal pending in
+ * the editor are marked. With one folder the groups are the top level; with several, each folder is a node.
  */
 export class LessonsTree extends Disposable implements vscode.TreeDataProvider<LessonNode> {
   private readonly changed = this._register(new vscode.EventEmitter<void>());
   readonly onDidChangeTreeData = this.changed.event;
 
-  constructor(private readonly lessons: LessonsFile) {
+  constructor(private readonly lessons: LessonsFile, private readonly proposal: PendingLessons) {
     super();
     this._register(vscode.window.registerTreeDataProvider('rsi.lessons', this));
     this._register(lessons.onDidChange(() => this.changed.fire()));
+    this._register(proposal.onDidChangeProposal(() => this.changed.fire()));
     this._register(vscode.workspace.onDidChangeWorkspaceFolders(() => this.changed.fire()));
   }
 
@@ -49,9 +61,11 @@ export class LessonsTree extends Disposable implements vscode.TreeDataProvider<L
       return folders.length === 1 ? this.groupsOf(folders[0]) : folders.map((folder) => ({ kind: 'folder', folder }));
     }
     if (node.kind === 'folder') return this.groupsOf(node.folder);
+    if (node.kind === 'tried') return node.groups.map((group) => ({ kind: 'group', folder: node.folder, group }));
     if (node.kind === 'group') {
       const log = await this.lessons.read(node.folder);
-      return node.group.lessons.map((lesson) => ({ kind: 'lesson', folder: node.folder, lesson, verdict: log.verdicts.get(lesson.id) }));
+      const pending = this.proposal.pendingLessons;
+      return node.group.lessons.map((lesson) => ({ kind: 'lesson', folder: node.folder, lesson, verdict: log.verdicts.get(lesson.id), pending: pending.has(lesson.id) }));
     }
     return [];
   }
@@ -63,8 +77,15 @@ export class LessonsTree extends Disposable implements vscode.TreeDataProvider<L
         item.iconPath = new vscode.ThemeIcon('root-folder');
         return item;
       }
+      case 'tried': {
+        const item = new vscode.TreeItem('Tried, not kept', vscode.TreeItemCollapsibleState.Collapsed);
+        item.id = `${node.folder.uri.toString()}#tried`;
+        item.description = String(node.groups.reduce((n, g) => n + g.lessons.length, 0));
+        item.iconPath = new vscode.ThemeIcon('history');
+        return item;
+      }
       case 'group': {
-        const state = EXPANDED.has(node.group.id) ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed;
+        const state = CHANGE_GROUPS.has(node.group.id) ? vscode.TreeItemCollapsibleState.Expanded : vscode.TreeItemCollapsibleState.Collapsed;
         const item = new vscode.TreeItem(node.group.label, state);
         item.id = `${node.folder.uri.toString()}#${node.group.id}`;
         item.description = String(node.group.lessons.length);
@@ -72,35 +93,44 @@ export class LessonsTree extends Disposable implements vscode.TreeDataProvider<L
         return item;
       }
       case 'lesson':
-        return lessonItem(node.folder, node.lesson, node.verdict);
+        return lessonItem(node);
     }
   }
 
   private async groupsOf(folder: vscode.WorkspaceFolder): Promise<LessonNode[]> {
-    return groupLessons(await this.lessons.read(folder)).map((group) => ({ kind: 'group', folder, group }));
+    const groups = groupLessons(await this.lessons.read(folder));
+    const changes: LessonNode[] = groups.filter((g) => CHANGE_GROUPS.has(g.id)).map((group) => ({ kind: 'group', folder, group }));
+    const tried = groups.filter((g) => !CHANGE_GROUPS.has(g.id));
+    return tried.length > 0 ? [...changes, { kind: 'tried', folder, groups: tried }] : changes;
   }
 }
 
-function lessonItem(folder: vscode.WorkspaceFolder, lesson: Lesson, verdict: Verdict['verdict'] | undefined): vscode.TreeItem {
-  const item = new vscode.TreeItem(lesson.hypothesis, vscode.TreeItemCollapsibleState.None);
+function lessonItem({ folder, lesson, verdict, pending }: Extract<LessonNode, { kind: 'lesson' }>): vscode.TreeItem {
+  const item = new vscode.TreeItem(changeSummary(lesson), vscode.TreeItemCollapsibleState.None);
   item.id = lesson.id;
-  const change = lesson.metric ? `${percent(lesson.metric.change)} · ` : '';
-  item.description = change + relativeTime(lesson.time);
-  item.tooltip = evidence(lesson, verdict);
+  const moved = lesson.metric ? `${lesson.metric.name} ${percent(lesson.metric.change)}` : lesson.outcome;
+  item.description = [pending && 'pending in the editor', moved, relativeTime(lesson.time)].filter(Boolean).join(' · ');
+  if (pending) item.iconPath = PENDING_ICON;
+  item.tooltip = evidence(lesson, verdict, pending);
   item.contextValue = 'rsi.lesson';
   item.command = { command: 'rsi.openLesson', title: 'Open Lesson Patch', arguments: [folder.uri, lesson.id] };
   return item;
 }
 
-/** The lesson's case: outcome and verdict, the measurement with its interval, the detail. */
-function evidence(lesson: Lesson, verdict: Verdict['verdict'] | undefined): vscode.MarkdownString {
+/** One figure kept on one line: a tooltip may wrap between figures, never inside one. */
+const figure = (text: string) => escapeMarkdown(text).replace(/ /g, '\u00a0');
+
+/** The lesson's case: outcome and verdict, the hypothesis, the measurement one figure a line, the detail. */
+function evidence(lesson: Lesson, verdict: Verdict['verdict'] | undefined, pending: boolean): vscode.MarkdownString {
   const md = new vscode.MarkdownString();
   const when = new Date(lesson.time).toLocaleString();
-  md.appendMarkdown(`**${lesson.outcome}**${verdict ? `, ${verdict} by you` : ''} · cycle ${lesson.cycle} · ${lesson.proposer} · ${when}\n\n`);
-  md.appendText(lesson.hypothesis).appendMarkdown('\n\n');
+  const state = pending ? ', pending in the editor' : verdict ? `, ${verdict} by you` : '';
+  md.appendMarkdown(`**${lesson.outcome}**${state} · cycle ${lesson.cycle} · ${escapeMarkdown(lesson.proposer)} · ${escapeMarkdown(when)}\n\n`);
+  md.appendMarkdown(escapeMarkdown(lesson.hypothesis.replace(/ -> /g, ' → ')) + '\n\n');
   const m = lesson.metric;
   if (m) {
-    md.appendText(`${m.name} (${m.direction}): ${metricValue(m.baseline.median)} → ${metricValue(m.candidate.median)}\n${describeOutcome(lesson, { p: true })}`).appendMarkdown('\n\n');
+    const figures = [`${m.name} (${m.direction}): ${metricValue(m.baseline.median)} → ${metricValue(m.candidate.median)}`, describeOutcome(lesson, { p: true })];
+    md.appendMarkdown(figures.map((f) => `- ${figure(f)}`).join('\n') + '\n\n');
   }
   if (lesson.files.length > 0) md.appendText(`files: ${lesson.files.join(', ')}`).appendMarkdown('\n\n');
   if (lesson.detail) md.appendCodeblock(lesson.detail.slice(0, 2000), 'text');

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import { describeOutcome } from '../core/format';
-import type { CycleController } from './controller';
+import { isRefusal, type CycleController } from './controller';
 import type { LessonsFile } from './lessonsFile';
 import { pickFolder } from './workspaceFolder';
 
@@ -18,7 +18,7 @@ export function registerLmTools(controller: CycleController, lessons: LessonsFil
       }),
       async invoke() {
         const summary = await controller.runCycle();
-        if (!summary) return text(controller.lastError ?? 'The cycle did not run.');
+        if (isRefusal(summary)) return text(`The cycle did not run: ${summary.error}`);
         const lines = summary.cycles.flatMap((c) => c.lessons.map((l) => `- ${l.hypothesis}: ${describeOutcome(l, { p: true })}`));
         const proposal = summary.proposal ? `\nPending proposal (shown in the editor to accept or reject):\n${summary.proposal.patch}` : '\nNothing beat the baseline beyond the noise.';
         return text(`Metric ${summary.metric.name} (${summary.metric.direction}).\n${lines.join('\n')}${proposal}`);

@@ -1,7 +1,7 @@
 import type { Direction, Lesson, LessonLog } from '../core/lessons';
 import { metricValue, percent } from '../core/format';
 import { relativeTime } from './relativeTime';
-import { groupLessons } from './lessonGroups';
+import { CHANGE_GROUPS, groupLessons } from './lessonGroups';
 
 /** One cycle on the chart: its baseline's median and the candidates kept in it. */
 export interface CyclePoint {
@@ -36,11 +36,17 @@ export function metricHistory(lessons: Lesson[]): MetricHistory | undefined {
   return { metric: latest.name, direction: latest.direction, points: [...byCycle.values()].sort((a, b) => a.cycle - b.cycle) };
 }
 
+/** The chart's own coordinates: the page scales it to its width. */
 const WIDTH = 640;
 const HEIGHT = 260;
+/** Kept marks sit this far right of their cycle's baseline dot, so that neither hides the other. */
+const KEPT_OFFSET = 7;
 const PAD = { left: 64, right: 16, top: 16, bottom: 44 };
 
-/** An SVG line chart: baseline medians joined by a line, kept values as dots with interval whiskers. */
+/**
+ * An SVG line chart: baseline medians joined by a line, kept values as dots with interval whiskers
+ * beside them (a kept value equal to its baseline would otherwise cover the baseline's dot).
+ */
 export function historyChart({ metric, points }: MetricHistory): string {
   const values = points.flatMap((p) => [p.baseline, ...p.kept.flatMap((k) => [k.value, k.low, k.high])]);
   const ticks = niceTicks(...paddedRange(values));
@@ -60,8 +66,8 @@ export function historyChart({ metric, points }: MetricHistory): string {
   const baselineLine = `<polyline class="baseline" points="${points.map((p) => `${x(p.cycle)},${y(p.baseline)}`).join(' ')}"/>`;
   const baselineDots = points.map((p) =>
     `<circle class="baseline-dot" cx="${x(p.cycle)}" cy="${y(p.baseline)}" r="3"><title>cycle ${p.cycle}: baseline ${metricValue(p.baseline)}</title></circle>`);
-  const kept = points.flatMap((p) => p.kept.map((k) => {
-    const cx = x(p.cycle);
+  const kept = points.flatMap((p) => p.kept.map((k, i) => {
+    const cx = x(p.cycle) + KEPT_OFFSET * (i + 1);
     const title = `cycle ${p.cycle}: kept ${metricValue(k.value)} [${metricValue(k.low)}, ${metricValue(k.high)}], ${escapeHtml(k.hypothesis)}`;
     return `<line class="interval" x1="${cx}" x2="${cx}" y1="${y(k.low)}" y2="${y(k.high)}"/>` +
       `<line class="interval" x1="${cx - 4}" x2="${cx + 4}" y1="${y(k.low)}" y2="${y(k.low)}"/>` +
@@ -72,8 +78,8 @@ export function historyChart({ metric, points }: MetricHistory): string {
     `<circle class="baseline-dot" cx="0" cy="-4" r="3"/><text x="8" y="0">baseline median</text>` +
     `<circle class="kept" cx="130" cy="-4" r="4"/><text x="138" y="0">kept, with its interval</text>` +
     `<text x="${plotWidth}" y="0" text-anchor="end">cycle</text></g>`;
-  return `<svg viewBox="0 0 ${WIDTH} ${HEIGHT}" width="${WIDTH}" height="${HEIGHT}" role="img" aria-label="${escapeHtml(metric)} across cycles">` +
-    [...grid, ...cycleLabels, baselineLine, ...baselineDots, ...kept, legend].join('') + '</svg>';
+  return `<svg viewBox="0 0 ${WIDTH} ${HEIGHT}" role="img" aria-label="${escapeHtml(metric)} across cycles">` +
+    [...grid, ...cycleLabels, baselineLine, ...kept, ...baselineDots, legend].join('') + '</svg>';
 }
 
 /** The whole report page: no script, styles under a nonce, colours from the theme's variables. */
@@ -81,7 +87,7 @@ export function reportHtml({ folderName, log, nonce, now = Date.now() }: { folde
   const history = metricHistory(log.lessons);
   const groups = groupLessons(log);
   const keptLessons = groups
-    .filter((g) => ['accepted', 'kept', 'rejected'].includes(g.id))
+    .filter((g) => CHANGE_GROUPS.has(g.id))
     .flatMap((g) => g.lessons.map((lesson) => ({ lesson, group: g.label })));
   const cycles = new Set(log.lessons.map((l) => l.cycle)).size;
 
@@ -120,7 +126,7 @@ const STYLE = `
 body { color: var(--vscode-foreground); background: var(--vscode-editor-background); font-family: var(--vscode-font-family); font-size: var(--vscode-font-size); padding: 0 20px 20px; }
 h1 { font-size: 1.4em; font-weight: 600; }
 h2 { font-size: 1.1em; font-weight: 600; margin-top: 1.6em; }
-svg { max-width: 100%; height: auto; font-family: var(--vscode-font-family); }
+svg { width: 100%; height: auto; max-height: 70vh; font-family: var(--vscode-font-family); }
 .grid { stroke: var(--vscode-editorWidget-border, var(--vscode-panel-border)); stroke-width: 1; opacity: 0.6; }
 .tick, .legend text { fill: var(--vscode-descriptionForeground); font-size: 11px; }
 .baseline { fill: none; stroke: var(--vscode-charts-blue); stroke-width: 2; }

@@ -54,7 +54,7 @@ export class RunProgress {
   /** Short, for the status bar: "candidate 2/4 · 6 runs · best +12.34%". */
   get short(): string {
     const parts = [this.candidate ? `candidate ${this.candidate.index + 1}/${this.candidate.total}` : this.stage];
-    if (this.runs > 0) parts.push(`${this.runs} runs`);
+    if (this.runs > 0) parts.push(runCount(this.runs));
     if (this.bestChange) parts.push(`best ${this.bestChange}`);
     return parts.join(' · ');
   }
@@ -64,9 +64,13 @@ export class RunProgress {
     const where = this.cycle > 0 ? `cycle ${this.cycle}` : '';
     const which = this.candidate ? `candidate ${this.candidate.index + 1} of ${this.candidate.total}` : '';
     const head = [where, which].filter(Boolean).join(', ');
-    const tail = [this.runs > 0 && `${this.runs} runs so far`, this.bestChange && `best ${this.bestChange}`].filter(Boolean).join(', ');
+    const tail = [this.runs > 0 && `${runCount(this.runs)} so far`, this.bestChange && `best ${this.bestChange}`].filter(Boolean).join(', ');
     return `${head ? `${head}: ` : ''}${this.detail}${tail ? ` (${tail})` : ''}`;
   }
+}
+
+function runCount(runs: number): string {
+  return `${runs} run${runs === 1 ? '' : 's'}`;
 }
 
 function isBetterKept(lesson: Lesson, best: Lesson | undefined): boolean {

@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import type { RunSummary } from '../core/cycle';
 import { describeChange, metricValue, percent } from '../core/format';
+import { overallChange } from './inlineDiff/evidence';
 import { Disposable } from './lifecycle';
 import type { RunProgress } from './runProgress';
 
@@ -46,8 +47,7 @@ export class RsiStatusBar extends Disposable {
       text = `$(pass) RSI: ${name} ${percent(all.change)}`;
       lines.push(`${name} (${direction}): original ${metricValue(all.baseline.median)} → final ${metricValue(all.candidate.median)}, ${describeChange(all)}, measured side by side at the end`);
     } else if (last && first !== undefined) {
-      // Across cycles each winner is measured against the previous one: compare the end with the start.
-      const overall = first === 0 ? last.change : (last.candidate.median - first) / Math.abs(first);
+      const overall = overallChange(first, last);
       text = `$(pass) RSI: ${name} ${percent(overall)}`;
       lines.push(`${name} (${direction}): ${metricValue(first)} → ${metricValue(last.candidate.median)} (${percent(overall)})`);
     } else {

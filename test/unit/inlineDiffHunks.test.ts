@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTwoFilesPatch } from 'diff';
 import type { Lesson } from '../../src/core/lessons';
-import { attributeHunk } from '../../src/vscode/inlineDiff/attribution';
+import { attributeHunks } from '../../src/vscode/inlineDiff/attribution';
 import { applyHunks, computeHunks, fits, hunkEdit, relocate, shiftedStart, splitLines, type LineEdit, type Lines } from '../../src/vscode/inlineDiff/hunks';
 
 const BEFORE = 'a\nb\nc\nd\ne\n';
@@ -84,19 +84,21 @@ test('hunks: relocate follows lines moved during the run and leaves changed ones
   assert.equal(fits(second, linesOf(current)), true);
 });
 
-test('attribution: the latest winner that wrote the line, else the latest touching the file', () => {
+test('attribution: every winner that wrote or deleted a line of the hunk on the way, oldest first', () => {
   const lesson = (id: string, before: string, after: string): Lesson => ({
     v: 1, id, time: '', cycle: 1, proposer: 'tuner', hypothesis: id, files: ['s.js'],
     patch: createTwoFilesPatch('a/s.js', 'b/s.js', before, after), patchHash: id, outcome: 'kept', durationMs: 0,
   });
-  const first = lesson('first', 'x = 1\ny = 1\n', 'x = 2\ny = 1\n');
-  const second = lesson('second', 'x = 2\ny = 1\n', 'x = 2\ny = 3\n');
-  // Adjacent changed lines form one hunk: the newest writer of any of them owns it.
-  const [whole] = computeHunks(['x = 1', 'y = 1', ''], ['x = 2', 'y = 3', '']);
-  assert.equal(attributeHunk(whole, 's.js', [first, second])?.id, 'second');
-  const [onlyX] = computeHunks(['x = 1', 'k', 'y = 1', ''], ['x = 2', 'k', 'y = 1', '']);
-  assert.equal(attributeHunk(onlyX, 's.js', [first, second])?.id, 'first');
-  const [unknown] = computeHunks(['z'], ['zz']);
-  assert.equal(attributeHunk(unknown, 's.js', [first, second])?.id, 'second');
-  assert.equal(attributeHunk(unknown, 'other.js', [first, second]), undefined);
+  const sources = (chain: string[], lessons: Lesson[]) => {
+    const change = { path: 's.js', before: chain[0], after: chain[chain.length - 1] };
+    const hunks = computeHunks(splitLines(change.before), splitLines(change.after));
+    return attributeHunks(change, hunks, lessons).map((found) => found.map((l) => l.id));
+  };
+  // x moved twice (1 -> 2 -> 3), y once, z deleted; k and m stay, so there are three hunks.
+  const texts = ['x = 1\nk\ny = 1\nm\nz\n', 'x = 2\nk\ny = 1\nm\nz\n', 'x = 3\nk\ny = 5\nm\nz\n', 'x = 3\nk\ny = 5\nm\n'];
+  const [a, b, c] = [lesson('a', texts[0], texts[1]), lesson('b', texts[1], texts[2]), lesson('c', texts[2], texts[3])];
+  assert.deepEqual(sources(texts, [a, b, c]), [['a', 'b'], ['b'], ['c']]);
+  // A chain that does not replay (a patch of another text) names every winner of the file.
+  const stranger = lesson('stranger', 'q\n', 'r\n');
+  assert.deepEqual(sources(['x = 1\n', 'x = 2\n'], [stranger]), [['stranger']]);
 });

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Lesson, Outcome } from '../../src/core/lessons';
-import { metricHistory, niceTicks, reportHtml } from '../../src/vscode/reportHtml';
+import { historyChart, metricHistory, niceTicks, reportHtml } from '../../src/vscode/reportHtml';
 
 function lesson(id: string, cycle: number, outcome: Outcome, baseline: number, change: number): Lesson {
   return {
@@ -33,4 +33,13 @@ test('the page has the chart, escapes text, allows no script and styles only by 
 test('ticks are round steps covering the range', () => {
   assert.deepEqual(niceTicks(0.3, 1.7), [0, 0.5, 1, 1.5, 2]);
   assert.deepEqual(niceTicks(-1.2, -0.8), [-1.2, -1.1, -1, -0.9, -0.8]);
+});
+
+test('the chart fits the page width, and a kept value equal to its baseline hides no dot', () => {
+  const chart = historyChart(metricHistory([lesson('a', 1, 'kept', 1, 0), lesson('b', 2, 'no-effect', 1, 0)])!);
+  assert.doesNotMatch(chart, /<svg [^>]*width=/, 'no fixed width: the page scales it');
+  const cx = (cls: string) => [...chart.matchAll(new RegExp(`<circle class="${cls}" cx="([^"]+)"`, 'g'))].map((m) => Number(m[1]));
+  const [keptX] = cx('kept');
+  assert.ok(!cx('baseline-dot').includes(keptX), 'the kept mark sits beside its baseline dot, not on it');
+  assert.ok(chart.indexOf('class="baseline-dot"') > chart.indexOf('class="kept"'), 'baseline dots are drawn last, on top');
 });

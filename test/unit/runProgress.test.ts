@@ -31,3 +31,10 @@ test('the best change is the best kept one in the metric direction', () => {
   for (const change of [-0.05, -0.2, -0.1]) down.update({ kind: 'lesson', cycle: 1, lesson: kept(change, 'minimize') });
   assert.equal(down.bestChange, '-20.00%');
 });
+
+test('one run is "1 run", not "1 runs"', () => {
+  const progress = new RunProgress();
+  progress.update({ kind: 'candidate', cycle: 1, total: 1, hypothesis: 'x', index: 0, phase: 'gate', runs: { baseline: 0, candidate: 1 } });
+  assert.equal(progress.short, 'candidate 1/1 · 1 run');
+  assert.match(progress.message, /\(1 run so far\)$/);
+});

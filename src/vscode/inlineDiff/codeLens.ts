@@ -1,30 +1,24 @@
 import * as vscode from 'vscode';
-import { describeOutcome } from '../../core/format';
-import type { LessonMetric } from '../../core/lessons';
 import { Disposable } from '../lifecycle';
+import { acceptTitle, sourceLines } from './evidence';
 import { shownAt } from './hunks';
-import type { ProposalFile, TrackedHunk } from './proposalFile';
-
-/** "+12.4% [+8.1%, +15.0%], n=12+12": the change, its confidence interval and the runs per side. */
-export function formatEvidence(metric: LessonMetric): string {
-  const pct = (x: number) => `${x >= 0 ? '+' : ''}${(x * 100).toFixed(1)}%`;
-  return `${pct(metric.change)} [${pct(metric.ci[0])}, ${pct(metric.ci[1])}], n=${metric.baseline.n}+${metric.candidate.n}`;
-}
-
-function acceptTitle(hunk: TrackedHunk): string {
-  const metric = hunk.lesson?.metric;
-  return metric ? `Accept (${formatEvidence(metric)})` : 'Accept';
-}
+import type { ProposalFile } from './proposalFile';
 
 /**
- * The proposal's lenses on the file's own `file:` URI: Accept All / Reject All / Open Diff at the
- * top, Accept (with evidence) and Reject on each pending hunk. A file with no pending hunk gets none.
+ * The proposal's lenses on the file's own `file:` URI: at the top, what the whole proposal measured
+ * and Accept All / Reject All / Open Diff; on each pending hunk, Accept (with the hunk's own
+ * evidence only when it was measured alone, else the changes it comes from) and Reject.
+ * A file with no pending hunk gets none.
  */
 export class ProposalCodeLensProvider extends Disposable implements vscode.CodeLensProvider {
   private readonly changed = this._register(new vscode.EventEmitter<void>());
   readonly onDidChangeCodeLenses = this.changed.event;
 
-  constructor(private readonly fileFor: (uri: vscode.Uri) => ProposalFile | undefined) {
+  constructor(
+    private readonly fileFor: (uri: vscode.Uri) => ProposalFile | undefined,
+    /** What the whole proposal measured, e.g. "Whole proposal: sharpe 0.5 → 1.6 (+217%), ...". */
+    private readonly headline: string | undefined,
+  ) {
     super();
     this._register(vscode.languages.registerCodeLensProvider({ scheme: 'file' }, this));
   }
@@ -37,11 +31,13 @@ export class ProposalCodeLensProvider extends Disposable implements vscode.CodeL
     const pending = this.fileFor(document.uri)?.pending ?? [];
     if (pending.length === 0) return [];
     const top = new vscode.Range(0, 0, 0, 0);
-    const lenses = [
+    // No command: the headline is a statement, not an action.
+    const lenses: vscode.CodeLens[] = this.headline ? [new vscode.CodeLens(top, { title: this.headline, command: '' })] : [];
+    lenses.push(
       new vscode.CodeLens(top, { title: 'Accept All', command: 'rsi.acceptProposal', arguments: [document.uri] }),
       new vscode.CodeLens(top, { title: 'Reject All', command: 'rsi.rejectProposal', arguments: [document.uri] }),
       new vscode.CodeLens(top, { title: 'Open Diff', command: 'rsi.openProposalDiff', arguments: [document.uri] }),
-    ];
+    );
     for (const hunk of pending) {
       const line = Math.min(shownAt(hunk), document.lineCount - 1);
       const at = new vscode.Range(line, 0, line, 0);
@@ -49,7 +45,7 @@ export class ProposalCodeLensProvider extends Disposable implements vscode.CodeL
       // A stale hunk's lens runs Accept anyway: accepting refuses and says why.
       const accept = hunk.stale
         ? { title: 'Stale: the file changed here', tooltip: 'The lines this change replaces were edited since the proposal was made.' }
-        : { title: acceptTitle(hunk), tooltip: hunk.lesson ? `${hunk.lesson.hypothesis}\n${describeOutcome(hunk.lesson, { p: true })}` : 'Apply this change' };
+        : { title: acceptTitle(hunk), tooltip: sourceLines(hunk).join('\n') || 'Apply this change' };
       lenses.push(
         new vscode.CodeLens(at, { ...accept, command: 'rsi.acceptHunk', arguments: args }),
         new vscode.CodeLens(at, { title: 'Reject', command: 'rsi.rejectHunk', arguments: args }),

@@ -1,20 +1,14 @@
 import * as vscode from 'vscode';
 import { Disposable } from '../lifecycle';
-import { formatEvidence } from './codeLens';
+import { ghostLabel } from './evidence';
 import { shownAt } from './hunks';
 import type { TrackedHunk } from './proposalFile';
 
-/** Ghost text longer than this is cut; the hover shows the whole hunk. */
-const GHOST_MAX_CHARS = 120;
-/** A hover shows at most this many lines of a hunk; Open Diff shows the rest. */
-const HOVER_MAX_LINES = 40;
-/** Several added lines share one line of ghost text, joined by this visible mark. */
-const LINE_JOIN = '  ⏎  ';
-
 /**
  * Shows pending hunks without touching the text: replaced lines get a struck-through red
- * background, the new lines appear as ghost text after them. The buffer stays what is on disk,
- * so auto-save and linters never see a proposal.
+ * background, the first new line appears as ghost text after them (with how many follow: the
+ * hover, ProposalHover, shows them all). The buffer stays what is on disk, so auto-save and
+ * linters never see a proposal.
  */
 export class ProposalDecorations extends Disposable {
   private readonly removed = this._register(
@@ -38,24 +32,21 @@ export class ProposalDecorations extends Disposable {
     const removed: vscode.DecorationOptions[] = [];
     const inserted: vscode.DecorationOptions[] = [];
     for (const hunk of hunks.filter((h) => h.state === 'pending' && !h.stale)) {
-      const hoverMessage = hover(hunk);
       if (hunk.oldLines.length > 0) {
         const last = editor.document.lineAt(hunk.start + hunk.oldLines.length - 1);
-        removed.push({ range: new vscode.Range(hunk.start, 0, last.lineNumber, last.text.length), hoverMessage });
+        removed.push({ range: new vscode.Range(hunk.start, 0, last.lineNumber, last.text.length) });
       }
-      if (hunk.newLines.length > 0) inserted.push({ ...ghostText(hunk, editor.document), hoverMessage });
+      if (hunk.newLines.length > 0) inserted.push(ghostText(hunk, editor.document));
     }
     editor.setDecorations(this.removed, removed);
     editor.setDecorations(this.inserted, inserted);
   }
 }
 
-/** The new lines as one line of ghost text: after the replaced lines, or after the line above an insertion. */
+/** Ghost text of the new lines: after the replaced lines, or after the line above an insertion. */
 function ghostText(hunk: TrackedHunk, document: vscode.TextDocument): vscode.DecorationOptions {
-  const joined = hunk.newLines.map((l) => l.trim()).join(LINE_JOIN);
-  const contentText = joined.length > GHOST_MAX_CHARS ? `${joined.slice(0, GHOST_MAX_CHARS - 1)}…` : joined;
   const style: vscode.ThemableDecorationAttachmentRenderOptions = {
-    contentText,
+    contentText: ghostLabel(hunk.newLines),
     color: new vscode.ThemeColor('editorGhostText.foreground'),
     backgroundColor: new vscode.ThemeColor('diffEditor.insertedTextBackground'),
     fontStyle: 'italic',
@@ -67,17 +58,4 @@ function ghostText(hunk: TrackedHunk, document: vscode.TextDocument): vscode.Dec
   const line = hunk.oldLines.length > 0 ? hunk.start + hunk.oldLines.length - 1 : shownAt(hunk);
   const end = document.lineAt(Math.min(line, document.lineCount - 1)).range.end;
   return { range: new vscode.Range(end, end), renderOptions: { after: { ...style, margin: '0 0 0 2ch' } } };
-}
-
-function hover(hunk: TrackedHunk): vscode.MarkdownString {
-  const text = new vscode.MarkdownString();
-  text.appendMarkdown('**RSI proposal**');
-  if (hunk.lesson) {
-    text.appendText(`: ${hunk.lesson.hypothesis}`);
-    if (hunk.lesson.metric) text.appendText(`\n\n${hunk.lesson.metric.name} ${formatEvidence(hunk.lesson.metric)}`);
-  }
-  const lines = [...hunk.oldLines.map((l) => `-${l}`), ...hunk.newLines.map((l) => `+${l}`)];
-  text.appendCodeblock(lines.slice(0, HOVER_MAX_LINES).join('\n'), 'diff');
-  if (lines.length > HOVER_MAX_LINES) text.appendText(`${lines.length - HOVER_MAX_LINES} more lines: Open Diff shows them all.`);
-  return text;
 }

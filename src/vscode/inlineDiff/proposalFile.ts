@@ -1,7 +1,7 @@
 import * as vscode from 'vscode';
-import type { Lesson } from '../../core/lessons';
+import type { Lesson, LessonMetric } from '../../core/lessons';
 import type { FileChange } from '../../core/patch';
-import { attributeHunk } from './attribution';
+import { attributeHunks } from './attribution';
 import { applyHunks, computeHunks, fits, hunkEdit, relocate, shiftedStart, splitLines, type Hunk, type Lines } from './hunks';
 
 /** A new file and a deleted one are all-or-nothing: one hunk holding the whole file. */
@@ -11,7 +11,13 @@ export interface TrackedHunk extends Hunk {
   state: 'pending' | 'accepted' | 'rejected';
   /** Pending but no longer applicable: the lines it replaces changed. Only Reject is offered. */
   stale: boolean;
-  lesson?: Lesson;
+  /** The winners it comes from, oldest first. */
+  lessons: Lesson[];
+  /**
+   * This hunk's own measured effect: set only when one winner made exactly this hunk and nothing
+   * else, so that its measurement is the hunk's. The session sets it, knowing every file.
+   */
+  measured?: LessonMetric;
 }
 
 /**
@@ -28,12 +34,9 @@ export class ProposalFile {
     this.kind = change.before === null ? 'create' : change.after === null ? 'delete' : 'edit';
     const before = change.before === null ? [] : splitLines(change.before);
     const after = change.after === null ? [] : splitLines(change.after);
-    this.hunks = computeHunks(before, after).map((hunk) => ({
-      ...hunk,
-      state: 'pending',
-      stale: false,
-      lesson: attributeHunk(hunk, change.path, lessons),
-    }));
+    const hunks = computeHunks(before, after);
+    const sources = attributeHunks(change, hunks, lessons);
+    this.hunks = hunks.map((hunk, i) => ({ ...hunk, state: 'pending', stale: false, lessons: sources[i] }));
   }
 
   get pending(): TrackedHunk[] {
@@ -107,6 +110,14 @@ export class ProposalFile {
       }
     }
     return edit;
+  }
+
+  /** Where a pending hunk's new lines begin in `proposedText`, the right side of Open Diff. */
+  proposedLine(hunkId: string): number | undefined {
+    const hunk = this.hunk(hunkId);
+    if (!hunk || hunk.state !== 'pending' || hunk.stale) return undefined;
+    const above = this.pending.filter((h) => !h.stale && h.start < hunk.start);
+    return above.reduce((line, h) => line + h.newLines.length - h.oldLines.length, hunk.start);
   }
 
   /** What the file becomes if every applicable pending hunk is accepted (the right side of Open Diff). */

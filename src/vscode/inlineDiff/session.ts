@@ -5,8 +5,10 @@ import type { Lesson } from '../../core/lessons';
 import { Disposable } from '../lifecycle';
 import { ProposalCodeLensProvider } from './codeLens';
 import { ProposalDecorations } from './decorations';
+import { proposalHeadline } from './evidence';
+import { ProposalHover } from './hover';
 import { ProposalFile, type TrackedHunk } from './proposalFile';
-import { absentUri, proposedUri, ProposedContentProvider } from './proposedContent';
+import { absentUri, PROPOSAL_SCHEME, proposedUri, ProposedContentProvider } from './proposedContent';
 
 export interface HunkVerdict {
   lessonId: string;
@@ -40,7 +42,7 @@ export class ProposalSession extends Disposable {
   /** Fires when hunks are decided or go stale, and when the session ends. */
   readonly onDidChange = this.changed.event;
   private readonly decorations = this._register(new ProposalDecorations());
-  private readonly lenses = this._register(new ProposalCodeLensProvider((uri) => this.fileOf(uri)));
+  private readonly lenses: ProposalCodeLensProvider;
   private readonly proposedContent = this._register(
     new ProposedContentProvider(async (uri) => {
       const file = this.fileOf(uri);
@@ -64,6 +66,13 @@ export class ProposalSession extends Disposable {
 
   private constructor(private readonly options: ProposalSessionOptions) {
     super();
+    this.lenses = this._register(new ProposalCodeLensProvider((uri) => this.fileOf(uri), proposalHeadline(this.winners())));
+    this._register(new ProposalHover((uri) => this.fileOf(uri)));
+  }
+
+  /** The winners whose verdict waits for a decision. */
+  get undecidedLessons(): ReadonlySet<string> {
+    return new Set(this.verdictHunks.keys());
   }
 
   /** Hunks not yet decided, stale ones included. */
@@ -120,26 +129,41 @@ export class ProposalSession extends Disposable {
     });
   }
 
-  /** Opens the side-by-side view: the file as it is against what the pending hunks make of it. */
-  async openDiff(uri?: vscode.Uri): Promise<void> {
+  /** Opens the side-by-side view: the file as it is against what the pending hunks make of it, with one hunk in view if named. */
+  async openDiff(uri?: vscode.Uri, hunkId?: string): Promise<void> {
     const active = vscode.window.activeTextEditor?.document.uri;
     const file = (uri && this.fileOf(uri)) ?? (active && this.fileOf(active)) ?? this.filesIn().find((f) => f.pending.length > 0);
     if (!file) return;
     const left = file.kind === 'create' ? absentUri(file.uri) : file.uri;
     const right = file.kind === 'delete' ? absentUri(file.uri) : proposedUri(file.uri);
-    await vscode.commands.executeCommand('vscode.diff', left, right, `${path.basename(file.uri.fsPath)}: current ↔ proposed (RSI)`, { preview: true });
+    const line = hunkId === undefined ? undefined : file.proposedLine(hunkId);
+    const selection = line === undefined ? undefined : new vscode.Range(line, 0, line, 0);
+    await vscode.commands.executeCommand('vscode.diff', left, right, `${path.basename(file.uri.fsPath)}: current ↔ proposed (RSI)`, { preview: true, selection });
   }
 
   override dispose(): void {
     if (this.isDisposed) return;
     void vscode.commands.executeCommand('setContext', 'rsi.hasProposal', false);
+    void this.closeDiffs();
     this.changed.fire();
     super.dispose();
   }
 
+  /** The proposal's winners, oldest first. */
+  private winners(): Lesson[] {
+    return this.options.proposal.lessons.flatMap((id) => this.options.lessons.filter((l) => l.id === id));
+  }
+
+  /** A decided proposal leaves no "current ↔ proposed" tab behind: it would show nothing left to decide. */
+  private async closeDiffs(): Promise<void> {
+    const proposed = (uri: vscode.Uri) => uri.scheme === PROPOSAL_SCHEME && this.files.has(uri.with({ scheme: 'file', query: '' }).toString());
+    const tabs = vscode.window.tabGroups.all.flatMap((group) => group.tabs).filter((tab) => tab.input instanceof vscode.TabInputTextDiff && proposed(tab.input.modified));
+    if (tabs.length > 0) await vscode.window.tabGroups.close(tabs);
+  }
+
   private async open(): Promise<void> {
     const { proposal, workspaceFolder } = this.options;
-    const winners = proposal.lessons.map((id) => this.options.lessons.find((l) => l.id === id)).filter((l): l is Lesson => l !== undefined);
+    const winners = this.winners();
     // Listening first: an edit made while the files are being read is not missed.
     this.trackEditors();
     for (const change of proposal.changes) {
@@ -149,6 +173,7 @@ export class ProposalSession extends Disposable {
       this.files.set(file.uri.toString(), file);
     }
     this.groupHunksByLesson(proposal.lessons, winners);
+    this.markMeasuredHunks();
     await vscode.commands.executeCommand('setContext', 'rsi.hasProposal', true);
     // Last opened is active: open in reverse so the proposal's first file is in front.
     for (const file of this.filesIn().filter((f) => f.kind !== 'create').reverse()) {
@@ -167,9 +192,22 @@ export class ProposalSession extends Disposable {
     const all = this.filesIn().flatMap((f) => f.hunks);
     for (const id of lessonIds) {
       const touched = winners.find((l) => l.id === id)?.files ?? [];
-      const own = all.filter((h) => h.lesson?.id === id);
+      const own = all.filter((h) => h.lessons.some((l) => l.id === id));
       const ofFiles = this.filesIn().filter((f) => touched.includes(f.change.path)).flatMap((f) => f.hunks);
       this.verdictHunks.set(id, own.length > 0 ? own : ofFiles.length > 0 ? ofFiles : all);
+    }
+  }
+
+  /**
+   * A hunk shows a number as its own only when one winner made it and nothing else: that winner's
+   * measurement is then the hunk's. Otherwise its lens names where it comes from.
+   */
+  private markMeasuredHunks(): void {
+    const all = this.filesIn().flatMap((f) => f.hunks);
+    for (const hunk of all) {
+      const [only, ...others] = hunk.lessons;
+      const alone = only !== undefined && others.length === 0 && all.filter((h) => h.lessons.includes(only)).length === 1;
+      hunk.measured = alone ? only.metric : undefined;
     }
   }
 

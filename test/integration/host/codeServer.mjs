@@ -1,7 +1,7 @@
 // The VS Code server of the integration host (see /work/shared/vscode-host.md): code-server 4.x
 // on Node 24, bound to 127.0.0.1, in a throwaway profile. Used by run.mjs (the tests) and by
 // scripts/try.mjs (a browser session). Install it first: scripts/install-vscode-host.sh.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -35,9 +35,11 @@ function freePort() {
  * Starts code-server with `workspace` open and resolves once it answers. Everything it writes
  * (profile, extensions, HOME, TMPDIR) lives in a temp folder removed at exit, and the server and
  * all it forks share one process group, killed by stop() or at exit: nothing is left behind.
- * `testDriver` enables the smoke-test driver, without which the workbench ignores a test payload.
+ * `testDriver` enables the smoke-test driver, without which the workbench ignores a test payload
+ * (and which hides every notification toast). `vsix` installs a packaged extension first, as a
+ * user's editor has it.
  */
-export async function startCodeServer({ workspace, testDriver = false }) {
+export async function startCodeServer({ workspace, testDriver = false, vsix }) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'rsi-vscode-host-'));
   let server;
   let output = ''; // the server's last output, shown only when something goes wrong
@@ -88,11 +90,15 @@ export async function startCodeServer({ workspace, testDriver = false }) {
     'telemetry.telemetryLevel': 'off',
     'update.mode': 'none',
   }, null, 2));
+  const profile = ['--user-data-dir', path.join(tmp, 'ud'), '--extensions-dir', path.join(tmp, 'ext')];
+  if (vsix) {
+    const installed = spawnSync(node24, [entry, ...profile, '--install-extension', vsix], { env, encoding: 'utf8' });
+    if (installed.status !== 0) throw new Error(`code-server could not install ${vsix}:\n${installed.stdout}${installed.stderr}`);
+  }
   // No --new-window / -r: they try an IPC socket and exit 1.
   const args = [
     entry, '--bind-addr', authority, '--auth', 'none', '--disable-telemetry',
-    '--disable-update-check', '--disable-workspace-trust',
-    '--user-data-dir', path.join(tmp, 'ud'), '--extensions-dir', path.join(tmp, 'ext'),
+    '--disable-update-check', '--disable-workspace-trust', ...profile,
     '--config', config, '--ignore-last-opened',
     ...(testDriver ? ['--vscode-option', 'enable-smoke-test-driver'] : []),
     workspace,
@@ -130,8 +136,8 @@ export async function startCodeServer({ workspace, testDriver = false }) {
     stop,
     /** A path of this machine as the workbench addresses it. */
     remote: (p) => `vscode-remote://${authority}${p}`,
-    /** The workbench URL with `folder` open and a payload (extensionDevelopmentPath, extensionTestsPath...). */
+    /** The workbench URL with `folder` open and, for the test driver, a payload (extensionDevelopmentPath, extensionTestsPath...). */
     workbenchUrl: (folder, payload) =>
-      `${url}/?folder=${encodeURIComponent(folder)}&payload=${encodeURIComponent(JSON.stringify(payload))}`,
+      `${url}/?folder=${encodeURIComponent(folder)}${payload ? `&payload=${encodeURIComponent(JSON.stringify(payload))}` : ''}`,
   };
 }

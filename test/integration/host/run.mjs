@@ -96,7 +96,9 @@ async function main() {
     ['extensionTestsPath', host.remote(opts.tests)],
     ['skipWelcome', 'true'],
   ];
-  await page.goto(host.workbenchUrl(opts.workspace, payload));
+  // No page-load deadline of its own (playwright's 30 s passed on a busy machine while the
+  // workbench still loaded): the one deadline below bounds everything.
+  await page.goto(host.workbenchUrl(opts.workspace, payload), { waitUntil: 'domcontentloaded', timeout: 0 });
 
   const result = await exited;
   if (opts['logs-dir'] && Array.isArray(result.logs)) {

@@ -7,9 +7,11 @@ import * as vscode from 'vscode';
 import type { Calibration } from '../../../src/core/calibration';
 import type { RunSummary } from '../../../src/core/cycle';
 import type { Lesson, Verdict } from '../../../src/core/lessons';
+import type { RunRefusal } from '../../../src/vscode/controller';
+import type { LessonNode } from '../../../src/vscode/lessonsTree';
 import { untrustedRefusal } from '../../../src/vscode/trust';
 import type { Test } from '../host/harness';
-import { lessonRecords, rsiApi, runnerChildren, waitFor, workspaceFile, workspaceFolder } from './helpers';
+import { lessonRecords, ran, refusal, rsiApi, runnerChildren, waitFor, workspaceFile, workspaceFolder } from './helpers';
 
 /** The summary of the cycle run by the second test; later tests look at what it left behind. */
 let cycle: RunSummary | undefined;
@@ -27,15 +29,17 @@ function codeLoadingMs(): number | undefined {
   return will !== undefined && did !== undefined ? did - will : undefined;
 }
 
+/** Every lesson in the tree with the label of the group it is in (failures are one level deeper). */
 async function treeLessons(): Promise<Array<{ group: string; lesson: Lesson }>> {
   const rsi = await rsiApi();
   const found: Array<{ group: string; lesson: Lesson }> = [];
-  for (const group of await rsi.lessonsTree.getChildren()) {
-    const label = String(rsi.lessonsTree.getTreeItem(group).label);
-    for (const node of await rsi.lessonsTree.getChildren(group)) {
-      if (node.kind === 'lesson') found.push({ group: label, lesson: node.lesson });
+  const walk = async (parent?: LessonNode): Promise<void> => {
+    for (const node of await rsi.lessonsTree.getChildren(parent)) {
+      if (node.kind === 'lesson') found.push({ group: String(rsi.lessonsTree.getTreeItem(parent!).label), lesson: node.lesson });
+      else await walk(node);
     }
-  }
+  };
+  await walk();
   return found;
 }
 
@@ -59,9 +63,8 @@ export const tests: Test[] = [
       const rsi = await rsiApi();
       const before = await lessonRecords();
       const started = performance.now();
-      cycle = await vscode.commands.executeCommand<RunSummary | undefined>('rsi.runCycle');
+      cycle = ran(await vscode.commands.executeCommand<RunSummary | RunRefusal>('rsi.runCycle'));
       const wallMs = performance.now() - started;
-      assert.ok(cycle, `no summary: ${rsi.controller.lastError}`);
       console.log(`  # rsi.runCycle on examples/backtest: ${wallMs.toFixed(0)} ms wall (engine ${cycle.durationMs} ms)`);
       assert.equal(cycle.cycles.length, 1);
       const lessons = cycle.cycles[0].lessons;
@@ -184,9 +187,8 @@ export const tests: Test[] = [
       broken.metric.direction = 'upward';
       await vscode.workspace.fs.writeFile(config, new TextEncoder().encode(JSON.stringify(broken)));
       try {
-        const summary = await vscode.commands.executeCommand<RunSummary | undefined>('rsi.runCycle');
-        assert.equal(summary, undefined);
-        assert.match(rsi.controller.lastError ?? '', /config\.json: metric\.direction: must be one of "maximize", "minimize"/);
+        const error = refusal(await vscode.commands.executeCommand<RunSummary | RunRefusal>('rsi.runCycle'));
+        assert.match(error, /config\.json: metric\.direction: must be one of "maximize", "minimize"/);
         assert.match(rsi.statusBar.text, /^\$\(error\) RSI$/);
         assert.match(rsi.statusBar.tooltip, /metric\.direction/);
       } finally {
@@ -198,7 +200,7 @@ export const tests: Test[] = [
     name: 'the lm proposer with no language model says how to get one',
     timeoutMs: 60_000,
     async fn() {
-      const rsi = await rsiApi();
+      await rsiApi();
       const config = workspaceFile('.rsi', 'config.json');
       const original = await vscode.workspace.fs.readFile(config);
       const withLm = JSON.parse(new TextDecoder().decode(original));
@@ -206,9 +208,8 @@ export const tests: Test[] = [
       await vscode.workspace.fs.writeFile(config, new TextEncoder().encode(JSON.stringify(withLm)));
       try {
         assert.deepEqual(await vscode.lm.selectChatModels(), [], 'this host was expected to have no language model');
-        const summary = await vscode.commands.executeCommand<RunSummary | undefined>('rsi.runCycle');
-        assert.equal(summary, undefined);
-        assert.match(rsi.controller.lastError ?? '', /no language model is available: install and sign in to an extension that provides one/);
+        const error = refusal(await vscode.commands.executeCommand<RunSummary | RunRefusal>('rsi.runCycle'));
+        assert.match(error, /no language model is available: install and sign in to an extension that provides one/);
       } finally {
         await vscode.workspace.fs.writeFile(config, original);
       }
@@ -238,11 +239,10 @@ export const tests: Test[] = [
     timeoutMs: 120_000,
     async fn() {
       const rsi = await rsiApi();
-      const running = vscode.commands.executeCommand<RunSummary | undefined>('rsi.runContinuously');
+      const running = vscode.commands.executeCommand<RunSummary | RunRefusal>('rsi.runContinuously');
       await waitFor(() => rsi.statusBar.text.includes('candidate'), 60_000, 'the first candidate');
       await vscode.commands.executeCommand('rsi.stop');
-      const summary = await running;
-      assert.ok(summary, `no summary: ${rsi.controller.lastError}`);
+      const summary = ran(await running);
       assert.equal(summary.cancelled, true);
       assert.equal(rsi.controller.running, false);
       assert.match(rsi.statusBar.tooltip, /stopped by you/);
@@ -254,8 +254,7 @@ export const tests: Test[] = [
     timeoutMs: 120_000,
     async fn() {
       const rsi = await rsiApi();
-      const calibration = await vscode.commands.executeCommand<Calibration | undefined>('rsi.calibrate');
-      assert.ok(calibration, `no calibration: ${rsi.controller.lastError}`);
+      const calibration = ran(await vscode.commands.executeCommand<Calibration | RunRefusal>('rsi.calibrate'));
       assert.equal(calibration.deterministic, true);
       assert.equal(calibration.floor, 0);
       assert.match(rsi.statusBar.text, /deterministic metric/);

@@ -3,6 +3,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import * as vscode from 'vscode';
 import type { LessonRecord } from '../../../src/core/lessons';
 import type { RsiApi } from '../../../src/extension';
+import type { RunRefusal } from '../../../src/vscode/controller';
 
 export async function rsiApi(): Promise<RsiApi> {
   const extension = vscode.extensions.getExtension<RsiApi>('rsi-loop.rsi-loop');
@@ -52,4 +53,17 @@ export async function waitFor(condition: () => boolean | Promise<boolean>, timeo
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/** What a command of ours resolved to, when it ran: fails with the refusal's sentence otherwise. */
+export function ran<T extends object>(result: T | RunRefusal | undefined): T {
+  assert.ok(result, 'the command resolved to nothing');
+  assert.ok(!('error' in result && typeof result.error === 'string'), `the command did not run: ${(result as RunRefusal).error}`);
+  return result as T;
+}
+
+/** Why a command of ours did not run: fails when it ran. */
+export function refusal(result: object | undefined): string {
+  assert.ok(result && 'error' in result && typeof result.error === 'string', `expected { error }, got ${JSON.stringify(result)?.slice(0, 200)}`);
+  return result.error as string;
 }

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import * as vscode from 'vscode';
 import type { Test } from '../host/harness';
-import { rsiApi, waitFor, workspaceFolder } from './helpers';
+import { refusal, waitFor, workspaceFolder } from './helpers';
 
 /**
  * A run as the CLI makes it: an engine process that starts the runner bundle and prepares the
@@ -31,7 +31,6 @@ export const tests: Test[] = [
     name: 'a run in the editor is refused while a CLI run holds the workspace, though their sandbox roots differ',
     timeoutMs: 60_000,
     async fn() {
-      const rsi = await rsiApi();
       const extension = vscode.extensions.getExtension('rsi-loop.rsi-loop');
       assert.ok(extension);
       const workspace = workspaceFolder().uri.fsPath;
@@ -41,8 +40,7 @@ export const tests: Test[] = [
       try {
         const runnerPid = await said;
         assert.match(runnerPid, /^\d+$/, `the CLI run could not start: ${runnerPid}`);
-        const result = await vscode.commands.executeCommand<unknown>('rsi.runCycle');
-        const why = (result as { error?: string } | undefined)?.error ?? rsi.controller.lastError ?? '';
+        const why = refusal(await vscode.commands.executeCommand<object | undefined>('rsi.runCycle'));
         assert.match(why, new RegExp(`this workspace is in use by another RSI run \\(runner pid ${runnerPid}, started by pid ${engine.pid}\\)`));
       } finally {
         engine.kill('SIGKILL'); // its runner shuts down and drops the lock
