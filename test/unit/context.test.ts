@@ -154,3 +154,19 @@ test('any budget from the schema minimum up is respected', () => {
     assert.ok(text.includes(ANSWER_FORMAT), `the answer format is whole at ${budget}`);
   }
 });
+
+test("a deterministic baseline reads the same from a cycle's runs and from a lesson's", () => {
+  const input: ContextInput = {
+    metric: { name: 'score', direction: 'maximize', command: 'node score.js' },
+    gate: [],
+    files: [],
+    lessons: [],
+    verdicts: new Map(),
+    answerFormat: ANSWER_FORMAT,
+    budgetChars: 10_000,
+  };
+  const fromCycle = buildContext({ ...input, baseline: { median: 2, n: 2, values: [2, 2], deterministic: true } });
+  const fromLesson = buildContext({ ...input, baseline: { median: 2, n: 1, deterministic: true } });
+  assert.equal(fromCycle, fromLesson);
+  assert.match(fromCycle, /^Current baseline: 2\.\nThe metric is deterministic/m);
+});
