@@ -17,11 +17,11 @@ process.on('SIGINT', () => {});
 build();
 installHost();
 const suites = [
-  { tests: 'out/test/integration.js', workspace: copyExample('backtest'), extensions: [repo] },
+  { tests: 'out/test/integration.js', workspace: copyExample('backtest'), installed: [] },
   {
     tests: 'out/test/lmIntegration.js',
     workspace: copyToTemp('test/integration/fixtures/lm-workspace'),
-    extensions: [repo, path.join(repo, 'test/integration/fixtures/scripted-model')],
+    installed: [path.join(repo, 'test/integration/fixtures/scripted-model')],
   },
 ];
 let exitCode = 0;
@@ -30,7 +30,8 @@ for (const suite of suites) {
     process.execPath,
     [
       'test/integration/host/run.mjs',
-      ...suite.extensions.flatMap((extension) => ['--extension', extension]),
+      '--extension', repo,
+      ...suite.installed.flatMap((folder) => ['--install', folder]),
       '--tests', path.join(repo, suite.tests),
       '--workspace', suite.workspace,
       '--timeout-ms', '600000',

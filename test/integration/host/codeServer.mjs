@@ -2,7 +2,7 @@
 // on Node 24, bound to 127.0.0.1, in a throwaway profile. Used by run.mjs (the tests) and by
 // scripts/try.mjs (a browser session). Install it first: scripts/install-vscode-host.sh.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -36,8 +36,9 @@ function freePort() {
  * (profile, extensions, HOME, TMPDIR) lives in a temp folder removed at exit, and the server and
  * all it forks share one process group, killed by stop() or at exit: nothing is left behind.
  * `testDriver` enables the smoke-test driver, without which the workbench ignores a test payload.
+ * `installed` are extension folders the host lists as installed, where they are (test fixtures).
  */
-export async function startCodeServer({ workspace, testDriver = false }) {
+export async function startCodeServer({ workspace, testDriver = false, installed = [] }) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'rsi-vscode-host-'));
   let server;
   let output = ''; // the server's last output, shown only when something goes wrong
@@ -88,6 +89,12 @@ export async function startCodeServer({ workspace, testDriver = false }) {
     'telemetry.telemetryLevel': 'off',
     'update.mode': 'none',
   }, null, 2));
+  // The extensions folder's manifest may point at folders anywhere: fixtures are used in place.
+  mkdirSync(path.join(tmp, 'ext'));
+  writeFileSync(path.join(tmp, 'ext/extensions.json'), JSON.stringify(installed.map((folder) => {
+    const { publisher, name, version } = JSON.parse(readFileSync(path.join(folder, 'package.json'), 'utf8'));
+    return { identifier: { id: `${publisher}.${name}` }, version, location: { $mid: 1, scheme: 'file', path: folder } };
+  })));
   // No --new-window / -r: they try an IPC socket and exit 1.
   const args = [
     entry, '--bind-addr', authority, '--auth', 'none', '--disable-telemetry',

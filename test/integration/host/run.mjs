@@ -4,10 +4,10 @@
 // and the extension host reports the verdict through window.codeAutomationExit.
 // Install the host first: scripts/install-vscode-host.sh. See /work/shared/vscode-host.md.
 //
-// node test/integration/host/run.mjs --extension <abs dir> [--extension <abs dir>...]
-//   --tests <abs .js exporting run()> --workspace <abs dir> [--timeout-ms N] [--logs-dir <dir>]
-// Every --extension is loaded as an extension under development (the first is the one under test,
-// others are fixtures beside it). A test that needs a modal dialog answered logs CONFIRM_DIALOG.
+// node test/integration/host/run.mjs --extension <abs dir> --tests <abs .js exporting run()>
+//   --workspace <abs dir> [--install <abs dir>...] [--timeout-ms N] [--logs-dir <dir>]
+// --extension is the extension under development; each --install is an extension folder installed
+// beside it for this run only (a test fixture; the workbench takes one development path).
 // Exit code: 0 tests passed, 1 tests failed, 2 timeout or host failure.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -20,13 +20,6 @@ const chromiumPath = process.env.RSI_CHROMIUM || '/usr/bin/chromium';
 
 const WORKBENCH_CHATTER = /^(Ignoring fetching additional builtin extensions|Updating additional builtin extensions cache|Resolv(ing|ed) connection token|Creating a socket|Canceled: Canceled|\[(reconnection-grace-time|Service Worker|AgentHost:remote|AccountPolicyGate)\])/;
 
-/**
- * The line a test logs when the editor is about to ask it something only a user can answer in a
- * modal dialog (e.g. "Run an RSI cycle?" before a chat tool runs): the driver clicks Yes, as a user
- * would, and prints what the dialog said.
- */
-const CONFIRM_DIALOG = 'vscode-host: confirm the next dialog';
-
 const say = (msg) => process.stderr.write(`vscode-host: ${msg}\n`);
 function fail(msg, code = 2) {
   say(`error: ${msg}`);
@@ -35,16 +28,17 @@ function fail(msg, code = 2) {
 
 const { values: opts } = util.parseArgs({
   options: {
-    extension: { type: 'string', multiple: true },
+    extension: { type: 'string' },
+    install: { type: 'string', multiple: true, default: [] },
     tests: { type: 'string' },
     workspace: { type: 'string' },
     'timeout-ms': { type: 'string', default: '180000' },
     'logs-dir': { type: 'string' },
   },
 });
-for (const name of ['extension', 'tests', 'workspace']) {
+for (const name of ['extension', 'tests', 'workspace', 'install']) {
   const paths = [opts[name]].flat();
-  if (!paths[0]) fail(`missing --${name} (usage: see the header of ${path.relative(process.cwd(), fileURLToPath(import.meta.url))})`);
+  if (!paths[0] && name !== 'install') fail(`missing --${name} (usage: see the header of ${path.relative(process.cwd(), fileURLToPath(import.meta.url))})`);
   for (const p of paths) {
     if (!path.isAbsolute(p)) fail(`--${name} must be an absolute path: ${p}`);
     if (!existsSync(p)) fail(`--${name} does not exist: ${p}`);
@@ -80,7 +74,7 @@ async function shutdown() {
 async function main() {
   const started = Date.now();
   // The smoke-test driver: without it the workbench silently ignores the test payload.
-  host = await startCodeServer({ workspace: opts.workspace, testDriver: true });
+  host = await startCodeServer({ workspace: opts.workspace, testDriver: true, installed: opts.install });
   say(`code-server up on ${host.url} after ${Date.now() - started} ms`);
 
   browser = await chromium.launch({
@@ -99,16 +93,16 @@ async function main() {
   await page.exposeFunction('codeAutomationLog', (_level, args) => {
     const text = util.format(...(Array.isArray(args) ? args : [args]));
     if (!WORKBENCH_CHATTER.test(text)) process.stdout.write(`${text}\n`);
-    if (text === CONFIRM_DIALOG) void confirmDialog(page);
   });
   await page.exposeFunction('codeAutomationExit', (code, logs) => onExit({ code, logs }));
 
   const payload = [
-    ...opts.extension.map((extension) => ['extensionDevelopmentPath', host.remote(extension)]),
+    ['extensionDevelopmentPath', host.remote(opts.extension)],
     ['extensionTestsPath', host.remote(opts.tests)],
     ['skipWelcome', 'true'],
   ];
-  await page.goto(host.workbenchUrl(opts.workspace, payload));
+  // No timeout of its own: on a busy machine the workbench may take long to load, and the one deadline below covers a hang.
+  await page.goto(host.workbenchUrl(opts.workspace, payload), { timeout: 0 });
 
   const result = await exited;
   if (opts['logs-dir'] && Array.isArray(result.logs)) {
@@ -121,17 +115,6 @@ async function main() {
   }
   say(`tests finished with exit code ${result.code} after ${Date.now() - started} ms`);
   return result.code === 0 ? 0 : 1;
-}
-
-async function confirmDialog(page) {
-  try {
-    const dialog = page.locator('.monaco-dialog-box');
-    await dialog.waitFor({ timeout: 60000 });
-    say(`confirming the dialog: ${(await dialog.innerText()).replace(/\s+/g, ' ')}`);
-    await dialog.getByRole('button', { name: 'Yes', exact: true }).click();
-  } catch (err) {
-    say(`could not confirm the dialog: ${err?.message || err}`);
-  }
 }
 
 // One deadline for everything (server start, page load, tests), so nothing can hang CI.
