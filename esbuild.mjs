@@ -28,4 +28,6 @@ await Promise.all([
   esbuild.build({ ...common, entryPoints: ['src/engine.ts'], outfile: 'dist/engine.js', external: ['vscode'] }),
   // The integration suite runs inside the VS Code extension host (test/integration/host/run.mjs).
   esbuild.build({ ...common, entryPoints: ['test/integration/suite/index.ts'], outfile: 'out/test/integration.js', external: ['vscode'] }),
+  // The lm proposer's suite, run in a host of its own beside a scripted chat model (scripts/test-integration.mjs).
+  esbuild.build({ ...common, entryPoints: ['test/integration/lm/index.ts'], outfile: 'out/test/lmIntegration.js', external: ['vscode'] }),
 ]);

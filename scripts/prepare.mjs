@@ -26,8 +26,13 @@ export function installHost() {
 
 /** A temp copy of examples/<name>, removed when this process exits. */
 export function copyExample(name) {
-  const dir = mkdtempSync(path.join(os.tmpdir(), `rsi-${name}-`));
-  cpSync(path.join(repo, 'examples', name), dir, { recursive: true });
+  return copyToTemp(path.join('examples', name));
+}
+
+/** A temp copy of a folder of the repository, removed when this process exits. */
+export function copyToTemp(folder) {
+  const dir = mkdtempSync(path.join(os.tmpdir(), `rsi-${path.basename(folder)}-`));
+  cpSync(path.join(repo, folder), dir, { recursive: true });
   process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }

@@ -149,9 +149,11 @@ function goalSection({ metric, baseline, noiseFloor, gate }: ContextInput): stri
 }
 
 function baselineText({ median, n, values, deterministic }: BaselineSummary): string {
+  // How many runs a deterministic metric took says nothing, and differs between a cycle (its fresh
+  // baseline) and `rsi context` (the latest lesson's): the value alone keeps both prompts the same.
+  if (deterministic) return num(median);
   const runs = `${n} run${n === 1 ? '' : 's'}`;
   if (!values || values.length === 0) return `${num(median)}, the median of ${runs}`;
-  if (deterministic) return `${num(median)}, the same on each of ${runs}`;
   if (values.length <= 12) return `${num(median)}, the median of ${runs}: ${values.map(num).join(', ')}`;
   return `${num(median)}, the median of ${runs} from ${num(Math.min(...values))} to ${num(Math.max(...values))}`;
 }

@@ -391,3 +391,19 @@ test('the search state: parameters and files at rest, and the combinations tried
   assert.match(text, /^At rest .*try elsewhere\.\n- fast = 3 in strategy\.js:2: regressed both ways\n- strategy\.js: the last 6 candidates since its last kept change did not help \(5 regressed, 1 no-effect\)$/m);
   assert.match(text, /^Combinations of kept candidates tried, newest first:\n- kept \+3\.00%: "combines the kept aaaa \+ bbbb: slow 9 -> 12 \(strategy\.js\)" \(2 kept candidates of one cycle together\)$/m);
 });
+
+test("a deterministic baseline reads the same from a cycle's runs and from a lesson's", () => {
+  const input: ContextInput = {
+    metric: { name: 'score', direction: 'maximize', command: 'node score.js' },
+    gate: [],
+    files: [],
+    lessons: [],
+    verdicts: new Map(),
+    answerFormat: ANSWER_FORMAT,
+    budgetChars: 10_000,
+  };
+  const fromCycle = buildContext({ ...input, baseline: { median: 2, n: 2, values: [2, 2], deterministic: true } });
+  const fromLesson = buildContext({ ...input, baseline: { median: 2, n: 1, deterministic: true } });
+  assert.equal(fromCycle, fromLesson);
+  assert.match(fromCycle, /^Current baseline: 2\.\nThe metric is deterministic/m);
+});

@@ -2,7 +2,7 @@
 // on Node 24, bound to 127.0.0.1, in a throwaway profile. Used by run.mjs (the tests) and by
 // scripts/try.mjs (a browser session). Install it first: scripts/install-vscode-host.sh.
 import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
@@ -37,9 +37,10 @@ function freePort() {
  * all it forks share one process group, killed by stop() or at exit: nothing is left behind.
  * `testDriver` enables the smoke-test driver, without which the workbench ignores a test payload
  * (and which hides every notification toast). `vsix` installs a packaged extension first, as a
- * user's editor has it.
+ * user's editor has it. `installed` are extension folders the host lists as installed, where they
+ * are (test fixtures).
  */
-export async function startCodeServer({ workspace, testDriver = false, vsix }) {
+export async function startCodeServer({ workspace, testDriver = false, vsix, installed = [] }) {
   const tmp = mkdtempSync(path.join(os.tmpdir(), 'rsi-vscode-host-'));
   let server;
   let output = ''; // the server's last output, shown only when something goes wrong
@@ -91,9 +92,17 @@ export async function startCodeServer({ workspace, testDriver = false, vsix }) {
     'update.mode': 'none',
   }, null, 2));
   const profile = ['--user-data-dir', path.join(tmp, 'ud'), '--extensions-dir', path.join(tmp, 'ext')];
+  if (installed.length > 0) {
+    // The extensions folder's manifest may point at folders anywhere: fixtures are used in place.
+    mkdirSync(path.join(tmp, 'ext'));
+    writeFileSync(path.join(tmp, 'ext/extensions.json'), JSON.stringify(installed.map((folder) => {
+      const { publisher, name, version } = JSON.parse(readFileSync(path.join(folder, 'package.json'), 'utf8'));
+      return { identifier: { id: `${publisher}.${name}` }, version, location: { $mid: 1, scheme: 'file', path: folder } };
+    })));
+  }
   if (vsix) {
-    const installed = spawnSync(node24, [entry, ...profile, '--install-extension', vsix], { env, encoding: 'utf8' });
-    if (installed.status !== 0) throw new Error(`code-server could not install ${vsix}:\n${installed.stdout}${installed.stderr}`);
+    const result = spawnSync(node24, [entry, ...profile, '--install-extension', vsix], { env, encoding: 'utf8' });
+    if (result.status !== 0) throw new Error(`code-server could not install ${vsix}:\n${result.stdout}${result.stderr}`);
   }
   // No --new-window / -r: they try an IPC socket and exit 1.
   const args = [

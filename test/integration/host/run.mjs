@@ -5,7 +5,9 @@
 // Install the host first: scripts/install-vscode-host.sh. See /work/shared/vscode-host.md.
 //
 // node test/integration/host/run.mjs --extension <abs dir> --tests <abs .js exporting run()>
-//   --workspace <abs dir> [--timeout-ms N] [--logs-dir <dir>]
+//   --workspace <abs dir> [--install <abs dir>...] [--timeout-ms N] [--logs-dir <dir>]
+// --extension is the extension under development; each --install is an extension folder installed
+// beside it for this run only (a test fixture; the workbench takes one development path).
 // Exit code: 0 tests passed, 1 tests failed, 2 timeout or host failure.
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -27,17 +29,20 @@ function fail(msg, code = 2) {
 const { values: opts } = util.parseArgs({
   options: {
     extension: { type: 'string' },
+    install: { type: 'string', multiple: true, default: [] },
     tests: { type: 'string' },
     workspace: { type: 'string' },
     'timeout-ms': { type: 'string', default: '180000' },
     'logs-dir': { type: 'string' },
   },
 });
-for (const name of ['extension', 'tests', 'workspace']) {
-  const p = opts[name];
-  if (!p) fail(`missing --${name} (usage: see the header of ${path.relative(process.cwd(), fileURLToPath(import.meta.url))})`);
-  if (!path.isAbsolute(p)) fail(`--${name} must be an absolute path: ${p}`);
-  if (!existsSync(p)) fail(`--${name} does not exist: ${p}`);
+for (const name of ['extension', 'tests', 'workspace', 'install']) {
+  const paths = [opts[name]].flat();
+  if (!paths[0] && name !== 'install') fail(`missing --${name} (usage: see the header of ${path.relative(process.cwd(), fileURLToPath(import.meta.url))})`);
+  for (const p of paths) {
+    if (!path.isAbsolute(p)) fail(`--${name} must be an absolute path: ${p}`);
+    if (!existsSync(p)) fail(`--${name} does not exist: ${p}`);
+  }
 }
 const timeoutMs = Number(opts['timeout-ms']);
 if (!(timeoutMs > 0)) fail(`--timeout-ms must be a positive number: ${opts['timeout-ms']}`);
@@ -69,7 +74,7 @@ async function shutdown() {
 async function main() {
   const started = Date.now();
   // The smoke-test driver: without it the workbench silently ignores the test payload.
-  host = await startCodeServer({ workspace: opts.workspace, testDriver: true });
+  host = await startCodeServer({ workspace: opts.workspace, testDriver: true, installed: opts.install });
   say(`code-server up on ${host.url} after ${Date.now() - started} ms`);
 
   browser = await chromium.launch({
