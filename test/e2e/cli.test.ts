@@ -201,7 +201,7 @@ test('rsi apply writes the pending proposal unless a file changed since; rsi rej
   const context = async () => {
     const result = await runCli(['context', '--workspace', workspace], { env: { RSI_SANDBOX_ROOT: await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-e2e-sandboxes-')) } });
     assert.equal(result.code, 0, result.stderr);
-    return /^Current baseline: (\S+),/m.exec(result.stdout)?.[1];
+    return /^Current baseline: (\S+?)[,.](?:\s|$)/m.exec(result.stdout)?.[1];
   };
   assert.notEqual(summary.cycles[1].baseline.median, -25);
   assert.equal(await context(), '-25');
