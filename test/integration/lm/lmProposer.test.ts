@@ -45,6 +45,8 @@ async function cycleAnswering(answer: Answer) {
   return { result, request: model.requests[asked], appended };
 }
 
+const settings = () => vscode.workspace.getConfiguration('rsi', workspaceFolder().uri);
+
 /** The model as the lessons name it. */
 const PROPOSER = 'lm:rsi-test/scripted';
 
@@ -185,10 +187,14 @@ export const tests: Test[] = [
         );
         assert.match(printed, /^## Goal\n/);
         assert.match(printed, /^Current baseline: 2\.$/m, 'the latest measured lesson has the baseline');
+        // The same sandbox root, so the cycle reads the CPU profile rsi context took (cached per
+        // baseline) instead of taking one of its own, whose timings would differ.
+        await settings().update('sandboxRoot', storage, vscode.ConfigurationTarget.Workspace);
         const { request } = await cycleAnswering({ text: 'Hypothesis: nothing to change\nThe code is fine as it is.' });
         const config = JSON.parse(await fs.readFile(workspaceFile('.rsi', 'config.json').fsPath, 'utf8'));
         assert.equal(request.prompt, `${ROLE}\n\n${candidateRequest(config.candidates)}\n\n${printed}`);
       } finally {
+        await settings().update('sandboxRoot', undefined, vscode.ConfigurationTarget.Workspace);
         await fs.rm(storage, { recursive: true, force: true });
       }
     },
@@ -204,7 +210,7 @@ export const tests: Test[] = [
       // The editor asks the user before the tool runs; in an extension test run it answers yes itself.
       const result = await vscode.lm.invokeTool('rsi_runCycle', { input: {}, toolInvocationToken: undefined });
       const text = result.content.map((part) => (part instanceof vscode.LanguageModelTextPart ? part.value : '')).join('');
-      assert.match(text, /^Metric packed \(maximize\)\.\n- leaving out the large items fits more of the small ones: kept \+100\.00% /);
+      assert.match(text, /^Metric packed \(maximize\)\.\n- leaving out the large items fits more of the small ones: kept: \+100\.00% packed /);
       assert.match(text, /\nPending proposal \(shown in the editor to accept or reject\):\n--- a\/solver\.js\n\+\+\+ b\/solver\.js\n/);
       assert.ok(text.includes('+  for (const size of ITEMS.filter((size) => size < 5)) {'), text);
       await vscode.commands.executeCommand('rsi.rejectProposal');
