@@ -208,7 +208,7 @@ function carries(marks: string | undefined, mark: string): boolean {
 function readMarks(pid: number): string | undefined {
   let environ: string;
   try {
-    environ = `\0${readFileSync(`/proc/${pid}/environ`, 'latin1')}`;
+    environ = `\0${readProc(`/proc/${pid}/environ`)}`;
   } catch {
     return undefined; // gone, or another user's
   }
