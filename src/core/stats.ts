@@ -1,8 +1,8 @@
-// Statistics for deciding whether a candidate beats the baseline (DESIGN.md "Measuring").
+// Statistics for deciding whether a candidate beats the baseline (README, "How a decision is made").
 //
 // Runs are interleaved (A B A B), so they come in pairs that share the machine's state of the
 // moment: each pair gives one difference, and the drift of the machine cancels inside it (A/A
-// pairs correlate by 0.25-0.36 on a busy machine, MEASURING.md). A positive metric (a time, a
+// pairs correlated by 0.25-0.36 on a busy 2-core machine). A positive metric (a time, a
 // size) is compared on the log of the ratio candidate/baseline: relative changes compose, and an
 // interval of a time can never go below -100%. The decision is sequential and valid at every look
 // (see `judge`). Pure functions, no dependencies.

@@ -4,7 +4,7 @@
  * through, a merge counting as one change (what it brought in), and it makes the history a simple
  * chain that a new HEAD extends at the front.
  *
- * Per-commit changed-file lists are what isomorphic-git is slow at (shared/MEASURED.md), so every
+ * Per-commit changed-file lists are what isomorphic-git is slow at (the history figures of `npm run bench`), so every
  * commit is diffed once and kept in `history.json` in the workspace's storage folder (outside the
  * workspace); a new HEAD walks back only to the newest commit already indexed. isomorphic-git is
  * imported by the first request that needs it, never at the runner's start-up, and never for a

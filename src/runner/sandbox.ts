@@ -12,7 +12,7 @@
  * A sandbox is built once and then kept (across cycles and CLI runs): a sync copies only what changed,
  * and between candidates only the files a candidate touched are restored. Creating and deleting
  * thousands of files per candidate would be slow, and on ext4 without a journal creating many files
- * soon after deleting many is ~12x slower still (shared/MEASURED.md).
+ * soon after deleting many was measured ~12x slower still.
  *
  * Files are copied (fs.copyFile), never hard-linked: an in-place write in the sandbox must never reach
  * the user's files. Only the top-level node_modules is a symlink to the workspace's (not copied: it
