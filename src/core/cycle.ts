@@ -14,7 +14,7 @@ import { createProposer, ProposerError, proposerForKind, type ProposerOptions } 
 import type { Proposal, Proposer } from './proposers/types';
 import { errorKind, UserError, userMessage } from '../protocol/errors';
 import type { Evaluator } from './evaluator';
-import { isConstant, median, pairSpread, type Comparison } from './stats';
+import { gainSign, isConstant, median, pairSpread, type Comparison } from './stats';
 import { checkTargets } from './targets';
 import { listTargetFiles, readTextOrNull, replaceIfUnchanged } from './workspace';
 
@@ -454,7 +454,7 @@ class Loop {
   private async chooseWinner(lessons: Lesson[], baseline: BaselineStats, noiseFloor: number): Promise<Pick<CycleReport, 'winner' | 'headToHead'>> {
     const kept = lessons.filter((l) => l.outcome === 'kept' && l.metric);
     if (kept.length < 2 || baseline.deterministic) return { winner: bestKept(kept, this.config.metric.direction) };
-    const sign = this.config.metric.direction === 'maximize' ? 1 : -1;
+    const sign = gainSign(this.config.metric.direction);
     const headToHead: NonNullable<CycleReport['headToHead']> = [];
     for (const lesson of kept) {
       const candidate = this.candidates.get(lesson.id)!;
@@ -489,7 +489,7 @@ class Loop {
 
   private combineCoWinners(winner: Lesson, lessons: Lesson[]): Combination | undefined {
     const kept = (lesson: Lesson) => ({ lesson, candidate: this.candidates.get(lesson.id)! });
-    const sign = this.config.metric.direction === 'maximize' ? 1 : -1;
+    const sign = gainSign(this.config.metric.direction);
     const others = lessons.filter((l) => l.outcome === 'kept' && l !== winner).sort((a, b) => sign * (b.metric!.change - a.metric!.change));
     return combine(kept(winner), others.map(kept));
   }
@@ -595,7 +595,7 @@ function withNote(note: string | undefined, lesson: Lesson): Lesson {
 }
 
 function bestKept(lessons: Lesson[], direction: RsiConfig['metric']['direction']): Lesson | undefined {
-  const sign = direction === 'maximize' ? 1 : -1;
+  const sign = gainSign(direction);
   return lessons
     .filter((l) => l.outcome === 'kept' && l.metric)
     .reduce<Lesson | undefined>((best, l) => (!best || sign * l.metric!.change > sign * best.metric!.change ? l : best), undefined);

@@ -10,6 +10,11 @@ import type { Direction } from './lessons';
 
 export type { Direction };
 
+/** +1 when larger is better, -1 when smaller is: `gainSign * change` is positive for an improvement. */
+export function gainSign(direction: Direction): 1 | -1 {
+  return direction === 'maximize' ? 1 : -1;
+}
+
 /** Median; 0 for an empty array (callers never get NaN from degenerate input). */
 export function median(xs: number[]): number {
   if (xs.length === 0) return 0;
@@ -222,7 +227,7 @@ export function judge(
   const minRuns = Math.max(2, Math.floor(policy.minRuns));
   const maxRuns = Math.max(minRuns, Math.floor(policy.maxRuns));
   const floor = Math.max(0, policy.noiseFloor);
-  const sign = policy.direction === 'maximize' ? 1 : -1; // gain = sign * change: positive is good
+  const sign = gainSign(policy.direction);
 
   if (policy.deterministic && baseline.length >= 1 && candidate.length >= 1 && isConstant(baseline) && isConstant(candidate)) {
     const { d, toChange } = pairedDifferences(baseline.slice(0, 1), candidate.slice(0, 1));
