@@ -5,7 +5,7 @@ import { mib } from '../core/format';
 import { judge, type Comparison, type SamplingPolicy, type Verdict } from '../core/stats';
 import { firstLines } from '../core/text';
 import { UserError } from '../protocol/errors';
-import { execCommand, type ExecResult } from './exec';
+import { execCommand, type ExecResult } from '../process/exec';
 import type { MetricReader, MetricSpec, Side } from '../protocol/metric';
 import { CancelledError, type ProgressEvent } from '../protocol/runner';
 

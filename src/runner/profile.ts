@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { writeFileAtomic } from '../core/files';
 import { firstLines } from '../core/text';
-import { execCommand } from './exec';
+import { execCommand } from '../process/exec';
 import { CancelledError, type ProfiledFunction, type ProfileParams, type ProfileResult, type ProgressEvent } from '../protocol/runner';
 import { workspaceStorage } from './sandbox';
 
