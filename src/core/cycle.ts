@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { EvaluationProgress, EvaluationRequest, EvaluationResult, Overlay, Sampling } from '../protocol/evaluation';
+import type { EvaluationProgress, EvaluationRequest, EvaluationResult, Overlay, Sampling, Target } from '../protocol/evaluation';
 import type { MetricSpec } from '../protocol/metric';
 import type { RunnerRequests } from '../protocol/runner';
 import { measureNoise, readCalibration, writeCalibration, type Calibration } from './calibration';
@@ -572,9 +573,12 @@ class Loop {
   }
 
   /** The baseline as this cycle measures it: the snapshot (absent files too: a kept winner may have deleted one the workspace still has). */
-  private base(): { base: Overlay; candidate: Overlay; hiddenEnv: string[] } {
-    return { base: Object.fromEntries(this.snapshot), candidate: {}, hiddenEnv: this.hiddenEnv };
+  private base(): Target {
+    return { base: Object.fromEntries(this.snapshot), candidate: {}, hiddenEnv: this.hiddenEnv, epoch: `${this.runId}/${this.cycleNumber}` };
   }
+
+  /** Tells this run's epochs from another's (a runner outlives a run in the editor). */
+  private readonly runId = randomUUID();
 
   private request() {
     return { signal: this.options.signal, onProgress: (event: EvaluationProgress) => event.kind === 'log' && this.log(event.message, event) };
