@@ -195,7 +195,6 @@ export const aaFalseKeeps: Measurement = {
     const started = performance.now();
     const random = seededRandom(9);
     const root = await ctx.freshDir('decisions');
-    // ~30 ms of CPU: long enough for bash's millisecond timer, short enough for hundreds of slots.
     const iterations = await variantIterations(root);
     progress(`decisions: start-up ${iterations.fixedMs.toFixed(1)} ms CPU, ${iterations.perIterationUs.toFixed(2)} us per iteration; A runs ${Math.round(iterations.A)} iterations`);
     const dirs = {} as Record<Variant, string>;
