@@ -6,19 +6,20 @@
  *
  * The workload is a synthetic CPU-bound benchmark: a `sh` loop whose iteration count sits in a
  * file, so its work is scaled by a known factor (0.95, 0.90, 0.80 for true 5%, 10%, 20% gains),
- * and its start-up is a few hundred microseconds, so the factor is the change. Each slot runs five
+ * start-up included, so the factor is the change. Each run costs TARGET_CPU_MS of CPU. Each slot runs five
  * variants in a shuffled order (A, A', and the three scaled ones) through the runner's measuring
  * code (measure.ts `sample`, "read": "cpuTime"), recording CPU time and wall time of the same run.
  * Once quiet, once with a CPU hog (`sh -c 'while :; do :; done'`) running beside it.
  */
 import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { noiseFloor } from '../src/core/calibration';
 import { seededRandom } from '../src/core/random';
 import { judge, median, type SamplingPolicy } from '../src/core/stats';
-import { sample } from '../src/runner/measure';
+import { cpuTimerInfo, sample } from '../src/runner/measure';
 import type { MetricSpec } from '../src/protocol/metric';
 import { envInt, progress, type Context, type Measurement, type Row } from './lib';
 import * as previous from './previousJudge';
@@ -30,6 +31,13 @@ type Reading = 'cpu' | 'wall';
 type Slot = Record<Variant, Record<Reading, number>>;
 
 const POLICY = { minRuns: 5, maxRuns: 20, alpha: 0.05 }; // the config's defaults
+/**
+ * CPU per run, ms. Long enough that neither the timer (1 us; bash's 1 ms would be 0.7%) nor the
+ * start-up of `sh` (a few ms of fork and exec, which jitters more than the loop under load) weighs
+ * in a 5% change, and in the range of a real unit benchmark; short enough that 300 slots of five
+ * runs, quiet and with a hog, take about a quarter of an hour.
+ */
+const TARGET_CPU_MS = 150;
 const CALIBRATION_SLOTS = 20; // the config's default noise.calibrationRuns
 const LOOP = 'n=$(cat work); i=0; while [ $i -lt $n ]; do i=$((i+1)); done\n';
 
@@ -41,8 +49,8 @@ async function writeLoop(dir: string, iterations: number): Promise<string> {
 }
 
 /**
- * Iterations per variant such that the whole command's CPU time (start-up included: ~10 ms of
- * fork and exec on a loaded machine) is scaled by the variant's factor, for a total near 30 ms:
+ * Iterations per variant such that the whole command's CPU time (start-up included: a few ms of
+ * fork and exec on a loaded machine) is scaled by the variant's factor, for a total of TARGET_CPU_MS:
  * CPU = fixed + perIteration * N, both estimated from interleaved probes at two loop lengths.
  */
 async function variantIterations(root: string): Promise<Record<Variant, number> & { fixedMs: number; perIterationUs: number }> {
@@ -55,7 +63,7 @@ async function variantIterations(root: string): Promise<Record<Variant, number> 
   }
   const perIteration = Math.max(1e-4, (median(l) - median(s)) / 18_000);
   const fixed = Math.max(0, median(s) - perIteration * 2_000);
-  const total = Math.max(30, fixed * 2);
+  const total = Math.max(TARGET_CPU_MS, fixed * 2);
   const out = { fixedMs: fixed, perIterationUs: perIteration * 1000 } as Record<Variant, number> & { fixedMs: number; perIterationUs: number };
   for (const [variant, factor] of Object.entries(VARIANTS) as [Variant, number][]) out[variant] = (factor * total - fixed) / perIteration;
   return out;
@@ -182,30 +190,32 @@ function startHog(): () => Promise<void> {
 
 export const aaFalseKeeps: Measurement = {
   name: 'Decisions: A/A false keeps, power, runs, floors (synthetic sh loop, cpuTime and wall time)',
-  how: `five variants per slot, their loop lengths set from probes so the whole command's CPU time scales by the factor (start-up included) in shuffled order (A, A', work x0.95, x0.90, x0.80), each run once through measure.ts sample ("read": "cpuTime", wall time from the same run); first ${CALIBRATION_SLOTS} slots calibrate (A vs A'), decisions replay the rest from every slot (windows wrap around and OVERLAP: trials are correlated, so the bounds are optimistic). ours = judge (paired, anytime-valid) until done, a "better" extended by as many pairs and judged on all; previous = Mann-Whitney with alpha split over looks, re-tested by a second sequential test; naive = 5 A then 5 A', keep if median lower. Policy: minRuns ${POLICY.minRuns}, maxRuns ${POLICY.maxRuns}, alpha ${POLICY.alpha}. Runs = pairs x 2.`,
+  how: `five variants per slot, their loop lengths set from probes so the whole command's CPU time scales by the factor (start-up included) in shuffled order (A, A', work x0.95, x0.90, x0.80), each run once through measure.ts sample ("read": "cpuTime" by ${cpuTimerInfo()?.name ?? 'no timer'}, ${TARGET_CPU_MS} ms of CPU; wall time from the same run); first ${CALIBRATION_SLOTS} slots calibrate (A vs A'), decisions (BENCH_DECISIONS per condition) replay the rest from every slot (windows wrap around and OVERLAP: trials are correlated, so the bounds are optimistic). ours = judge (paired, anytime-valid) until done, a "better" extended by as many pairs and judged on all; previous = Mann-Whitney with alpha split over looks, re-tested by a second sequential test; naive = 5 A then 5 A', keep if median lower. Policy: minRuns ${POLICY.minRuns}, maxRuns ${POLICY.maxRuns}, alpha ${POLICY.alpha}. Runs = pairs x 2.`,
   async run(ctx: Context): Promise<Row[]> {
     const started = performance.now();
     const random = seededRandom(9);
     const root = await ctx.freshDir('decisions');
-    // ~30 ms of CPU: long enough for bash's millisecond timer, short enough for hundreds of slots.
     const iterations = await variantIterations(root);
     progress(`decisions: start-up ${iterations.fixedMs.toFixed(1)} ms CPU, ${iterations.perIterationUs.toFixed(2)} us per iteration; A runs ${Math.round(iterations.A)} iterations`);
     const dirs = {} as Record<Variant, string>;
     for (const variant of Object.keys(VARIANTS) as Variant[]) dirs[variant] = await writeLoop(path.join(root, variant), iterations[variant]);
-    const slotsWanted = envInt('BENCH_DECISION_SLOTS', 240);
-    const minutes = envInt('BENCH_DECISION_MINUTES', 8);
+    const slotsWanted = CALIBRATION_SLOTS + envInt('BENCH_DECISIONS', 100);
+    const minutes = envInt('BENCH_DECISION_MINUTES', 12);
 
     const rows: Row[] = [];
     const name = this.name;
     const raw: Record<string, unknown> = { iterations };
     for (const condition of ['quiet', 'CPU hog'] as const) {
       const stopHog = condition === 'CPU hog' ? startHog() : undefined;
+      const loadBefore = os.loadavg()[0]!;
       let slots: Slot[];
       try {
         slots = await record(dirs, slotsWanted, performance.now() + (minutes / 2) * 60_000, `decisions, ${condition}`, random);
       } finally {
         await stopHog?.();
       }
+      // The 1-minute load average at the end covers the recording's last minute (the hog counts 1, these runs about 1).
+      const loadAfter = os.loadavg()[0]!;
       raw[condition] = slots;
       const calibration = slots.slice(0, CALIBRATION_SLOTS);
       const timeline = slots.slice(CALIBRATION_SLOTS);
@@ -274,6 +284,7 @@ export const aaFalseKeeps: Measurement = {
       }
       rows.push({ measurement: name, what: `${condition}, wall time: naive 5 A then 5 A', "better"`, ours: naiveKeeps / trials, unit: '%', n: trials, note: `"better by >3%": ${((naive3 / trials) * 100).toFixed(1)}%` });
       rows.push({ measurement: name, what: `${condition}: median run`, ours: median(timeline.map((s) => s.A.cpu)), unit: 'ms CPU', base: { label: 'wall', value: median(timeline.map((s) => s.A.wall)) }, n: trials });
+      rows.push({ measurement: name, what: `${condition}: 1-minute load average at the end of the recording (2 cores, shared)`, ours: loadAfter, unit: '', n: slots.length, note: `${loadBefore.toFixed(2)} at its start` });
     }
     ctx.raw.decisions = raw;
     rows.push({ measurement: name, what: 'wall time of this measurement', ours: (performance.now() - started) / 60_000, unit: 'min' });

@@ -4,7 +4,8 @@
  * measured and on which machine; the same results go to .cache/bench-results.json.
  *
  * To add a measurement: write a `Measurement` (name, how, run(ctx) -> rows) and list it below.
- * Env: BENCH_ONLY=comma-separated name prefixes; BENCH_DECISION_SLOTS, BENCH_DECISION_MINUTES, BENCH_DECISION_RESAMPLED, BENCH_START_RUNS,
+ * Env: BENCH_ONLY=comma-separated name prefixes; BENCH_DECISIONS (A/A decisions and power trials per condition; 300 lets a 95% upper bound
+ * fall under 1%), BENCH_DECISION_MINUTES, BENCH_DECISION_RESAMPLED, BENCH_START_RUNS,
  * BENCH_SANDBOX_REPS, BENCH_RESET_RUNS, BENCH_SPARSE_REPS, BENCH_AGENT_REPS, BENCH_AGENT_RESETS, BENCH_HISTORY_REPS, BENCH_LESSONS_RUNS,
  * BENCH_CYCLES, BENCH_TUNER_SEEDS, BENCH_TUNER_CYCLES; BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
  */

@@ -7,7 +7,7 @@ import { UserError } from '../protocol/errors';
 import type { MetricSpec, Side } from '../protocol/metric';
 import { loadConfig, metricSpec, type RsiConfig } from './config';
 import { seededRandom } from './random';
-import { isConstant, median, pairedDifferences, pairSpread } from './stats';
+import { estimateChange, isConstant, median, pairedDifferences, pairSpread } from './stats';
 
 /** The noise floor of a workspace's metric on this machine, cached in `.rsi/calibration.json`. */
 export interface Calibration {
@@ -54,7 +54,7 @@ export function machineId(): string {
 
 /**
  * The noise floor from A/A pairs (the same code on both sides, runs interleaved): resample `n`
- * pairs at a time, estimate the change as a decision does (the mean of the pairs' differences),
+ * pairs at a time, estimate the change as a decision does (`estimateChange`: outliers pulled in),
  * and take the 95th percentile of its size. With `n` the most pairs a decision may take, the floor
  * is the change this loop cannot tell from noise even at its best. Seeded, so a calibration is
  * reproducible from its samples.
@@ -63,7 +63,7 @@ export function noiseFloor(a: number[], b: number[], n: number, trials = 400): n
   if (isConstant([...a, ...b])) return 0;
   const { d, toChange } = pairedDifferences(a, b);
   const random = seededRandom(0x5eed);
-  const estimate = () => toChange(Array.from({ length: n }, () => d[Math.floor(random() * d.length)]!).reduce((s, x) => s + x, 0) / n);
+  const estimate = () => estimateChange(Array.from({ length: n }, () => d[Math.floor(random() * d.length)]!), toChange);
   const changes = Array.from({ length: trials }, () => Math.abs(estimate())).sort((x, y) => x - y);
   return changes[Math.floor(0.95 * (trials - 1))]!;
 }

@@ -81,6 +81,15 @@ export function winsorize(d: number[]): number[] {
   return d.map((x) => Math.min(q3 + 3 * iqr, Math.max(q1 - 3 * iqr, x)));
 }
 
+/**
+ * The decision's estimate of the change, from differences on the internal scale: their mean after
+ * `winsorize`, as a relative change. The noise floor (calibration.ts) resamples A/A differences
+ * through it too: a floor taken on the raw mean would count the outliers a decision pulls in.
+ */
+export function estimateChange(d: number[], toChange: (x: number) => number): number {
+  return toChange(moments(winsorize(d)).mean);
+}
+
 function moments(xs: number[]): { n: number; mean: number; ss: number } {
   const n = xs.length;
   const mean = n === 0 ? 0 : xs.reduce((s, x) => s + x, 0) / n;
@@ -193,7 +202,7 @@ function assess(baseline: number[], candidate: number[], alpha: number, g: numbe
   const comparison: Comparison = {
     baseline: { median: median(baseline.slice(0, n)), n },
     candidate: { median: median(candidate.slice(0, n)), n },
-    change: paired.toChange(mean),
+    change: estimateChange(paired.d, paired.toChange),
     ci: [finite(paired.toChange(mean - r)), finite(paired.toChange(mean + r))],
     p: Math.min(1, Math.exp(-logEvidence(n, mean, ss, 0, g))),
     level: 1 - alpha,

@@ -25,30 +25,67 @@ type Run =
   | { ok: false; outcome: 'crashed' | 'timeout' | 'memory-exceeded'; detail: string };
 
 /**
- * CPU time of a command's whole process tree, from the kernel's own accounting: a shell's `time`
- * keyword reports getrusage(RUSAGE_CHILDREN), the user + system time of every descendant that was
- * waited for (not sampled, so a short-lived grandchild counts too). Node cannot call wait4 for a
- * child, and /proc's cutime is in 10 ms ticks. zsh prints microseconds (%uU, zsh >= 5.5; macOS
- * ships it as /bin/zsh); bash, the fallback Linux ships, prints at most 3 decimals (milliseconds,
- * checked on bash 5.2: %6U prints 0.283). The report goes to a file, so the command's own stdout
- * and stderr stay untouched. A process that escapes its parent's wait (a daemon) is not counted.
+ * CPU time of a command's whole process tree, from the kernel's own accounting: getrusage
+ * (RUSAGE_CHILDREN) after the command was waited for, the user + system time of every descendant
+ * that was reaped (not sampled, so a short-lived grandchild counts too). A process that escapes its
+ * parent's wait (a daemon) is not counted. The report goes to a file, so the command's own stdout and
+ * stderr stay untouched. Node has no RUSAGE_CHILDREN (process.resourceUsage() is the process's own),
+ * /proc's cutime and perl's `times` are 10 ms ticks, GNU time prints 10 ms, so the timer is, by
+ * preference:
+ * - zsh's `time` keyword: microseconds (%uU, zsh >= 5.5); macOS ships it as /bin/zsh.
+ * - perl calling getrusage(2) itself through `syscall`: microseconds, on Linux without zsh.
+ *   perl-base is Essential on Debian and Ubuntu, unlike zsh and python3; `syscall` takes the
+ *   system call's number, Linux's own per architecture (known here for the common ones).
+ * - bash's `time` keyword: at most 3 decimals, whole milliseconds (checked on bash 5.2: %6U prints
+ *   0.283), 3% of a 33 ms benchmark.
+ * The kernel keeps CPU time in nanoseconds and only splits user from system by ticks, so their sum,
+ * the figure read here, is exact to the report's unit.
  */
 interface CpuTimer {
-  shell: string;
+  name: string;
+  /** The smallest step of its reports, in ms. */
+  resolutionMs: number;
+  available: () => boolean;
   argv: (command: string, reportFile: string) => [string, ...string[]];
   /** Milliseconds of user + system time from the report. */
   parse: (report: string) => number;
 }
 
+/** Linux's number of the getrusage system call, by Node's name of the architecture. */
+const GETRUSAGE_SYSCALL: Partial<Record<NodeJS.Architecture, number>> = { x64: 98, arm64: 165, riscv64: 165, ia32: 77, arm: 77 };
+
+/** Runs the command, then writes its tree's user and system microseconds (RUSAGE_CHILDREN is -1) and exits with its status. */
+const PERL_TIMER = `my ($command, $report, $getrusage) = @ARGV;
+system('/bin/sh', '-c', $command);
+my $status = $?;
+my $usage = "\\0" x 256;
+if (syscall($getrusage, -1, $usage) == 0 && open(my $out, '>', $report)) {
+  my ($us, $uus, $ss, $sus) = unpack('l!4', $usage);
+  print $out ($us * 1000000 + $uus, " ", $ss * 1000000 + $sus);
+  close($out);
+}
+exit($status & 127 ? 128 + ($status & 127) : $status >> 8);`;
+
 const TIMED = '{ time /bin/sh -c "$1" 2>&3 3>&-; } 3>&2 2>"$2"';
 const CPU_TIMERS: CpuTimer[] = [
   {
-    shell: 'zsh',
+    name: "zsh's time",
+    resolutionMs: 0.001,
+    available: () => onPath('zsh'),
     argv: (command, file) => ['zsh', '-f', '-c', `TIMEFMT='%uU %uS'; ${TIMED}`, 'rsi-cpu-time', command, file],
     parse: (report) => sumFields(report.replace(/us/g, '')) / 1000, // whole microseconds
   },
   {
-    shell: 'bash',
+    name: 'getrusage through perl',
+    resolutionMs: 0.001,
+    available: () => process.platform === 'linux' && GETRUSAGE_SYSCALL[process.arch] !== undefined && onPath('perl'),
+    argv: (command, file) => ['perl', '-e', PERL_TIMER, command, file, String(GETRUSAGE_SYSCALL[process.arch])],
+    parse: (report) => sumFields(report) / 1000, // whole microseconds
+  },
+  {
+    name: "bash's time",
+    resolutionMs: 1,
+    available: () => onPath('bash'),
     argv: (command, file) => ['bash', '-c', `TIMEFORMAT='%3U %3S'; ${TIMED}`, 'rsi-cpu-time', command, file],
     parse: (report) => Math.round(sumFields(report) * 1000), // whole milliseconds, without binary fractions' residue
   },
@@ -68,14 +105,20 @@ let reportDir: string | undefined;
 let reports = 0;
 
 function findCpuTimer(): CpuTimer | null {
-  return (cpuTimer ??= CPU_TIMERS.find((timer) => onPath(timer.shell)) ?? null);
+  return (cpuTimer ??= CPU_TIMERS.find((timer) => timer.available()) ?? null);
+}
+
+/** Which timer "cpuTime" uses on this machine, and its resolution (for reports); null when there is none. */
+export function cpuTimerInfo(): { name: string; resolutionMs: number } | null {
+  const timer = findCpuTimer();
+  return timer && { name: timer.name, resolutionMs: timer.resolutionMs };
 }
 
 async function runMetric(metric: MetricSpec, cwd: string, signal: AbortSignal, memoryLimitBytes?: number): Promise<Run> {
   const settings = { cwd, timeoutMs: metric.timeoutMs, outputBytes: metric.outputBytes, memoryLimitBytes, signal };
   if (metric.read !== 'cpuTime') return toRun(metric, await execCommand({ command: metric.command, ...settings }), memoryLimitBytes);
   const timer = findCpuTimer();
-  if (!timer) return { ok: false, outcome: 'crashed', detail: 'metric.read "cpuTime" needs bash or zsh on the PATH; install one, or read "wallTime"' };
+  if (!timer) return { ok: false, outcome: 'crashed', detail: 'metric.read "cpuTime" needs zsh, perl or bash on the PATH; install one, or read "wallTime"' };
   if (!reportDir) {
     const dir = (reportDir = mkdtempSync(path.join(os.tmpdir(), 'rsi-cpu-')));
     process.once('exit', () => rmSync(dir, { recursive: true, force: true }));

@@ -146,6 +146,21 @@ test('a significant gain smaller than the noise floor is not "better"', () => {
   assert.ok(r.meanRuns < timePolicy.maxRuns, `mean pairs ${r.meanRuns}`);
 });
 
+test('the noise floor is what a decision would estimate: an outlier it pulls in does not raise the floor', () => {
+  // 19 A/A pairs within 1% of each other, and one run slowed 3x by a burst of another program.
+  const rand = seededRandom(12);
+  const a = Array.from({ length: 20 }, () => 100 * Math.exp(0.01 * normal(rand)));
+  const b = a.map((x) => x * Math.exp(0.01 * normal(rand)));
+  const clean = noiseFloor(a, b, 20);
+  b[7] = b[7]! * 3;
+  const withOutlier = noiseFloor(a, b, 20);
+  // The raw mean of 20 pairs moves by log(3) / 20 = 5.5% whenever the resample holds the outlier.
+  assert.ok(withOutlier < 2 * clean, `clean ${clean}, with the outlier ${withOutlier}`);
+  // And a decision on A/A pairs holding that outlier estimates a change within the floor.
+  const change = compare(a, b, 0.05, 20).change;
+  assert.ok(Math.abs(change) <= withOutlier, `change ${change}, floor ${withOutlier}`);
+});
+
 test('deterministic only when the calibration proved it: equal values from a coarse timer decide nothing', () => {
   const known = { ...timePolicy, noiseFloor: 0.02, deterministic: true };
   const pick = (r: ReturnType<typeof judge>) => [r.done, r.verdict, r.comparison.p];
