@@ -256,8 +256,9 @@ class Loop {
     for (const guard of this.guards) {
       const sampling = { ...this.sampling(0, false), direction: guard.direction, minEffect: 0 };
       const fails = (why: string) => {
-        const [first, ...output] = why.split('\n');
-        return new EngineStop(this.mask(`guard "${guard.name}" fails on the unmodified workspace: ${first}; check its command and read in the guards of .rsi/config.json${output.length > 0 ? `\n${output.join('\n')}` : ''}`));
+        const [first, ...rest] = why.split('\n');
+        const output = rest.join('\n').trim();
+        return new EngineStop(this.mask(`guard "${guard.name}" fails on the unmodified workspace: ${first}; check its command and read in the guards of .rsi/config.json${output ? `\n${output}` : ''}`));
       };
       // The baseline side runs first: its failure comes back as the user's error, without a hint of its own.
       const aa = await this.options.evaluator.measure({ ...this.base(), metric: guard.metric, sampling, pairs: 1, fixHint: '' }, this.request()).catch((err: unknown) => {
