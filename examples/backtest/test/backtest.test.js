@@ -69,3 +69,14 @@ test('the backtest gives finite, sane and repeatable results', () => {
   assert.ok(Number.isInteger(r.trades) && r.trades > 0, `trades ${r.trades}`);
   assert.deepEqual(bt.run(params), r);
 });
+
+test('the training and test periods split the history, and each starts flat', () => {
+  const n = bt.loadBars().close.length;
+  const [trainFrom, trainTo] = bt.periodRange('train', n);
+  const [testFrom, testTo] = bt.periodRange('test', n);
+  assert.deepEqual([trainFrom, trainTo === testFrom, testTo], [0, true, n]);
+  const train = bt.run(params, undefined, 'train');
+  const test = bt.run(params, undefined, 'test');
+  assert.ok(Number.isFinite(train.sharpe) && Number.isFinite(test.sharpe));
+  assert.ok(train.trades > 0 && test.trades > 0, 'both periods trade');
+});
