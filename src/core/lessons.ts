@@ -153,9 +153,12 @@ function isRecord(r: unknown): r is LessonRecord {
     m === undefined ||
     (typeof m === 'object' && m !== null && isNumber(m.change) && Array.isArray(m.ci) && m.ci.length === 2 && m.ci.every(isNumber) &&
       isNumber(m.p) && isNumber((m.baseline as SideSummary | undefined)?.median) && isNumber((m.candidate as SideSummary | undefined)?.median));
+  const guardsOk = x.guards === undefined || (Array.isArray(x.guards) && x.guards.every((g: Record<string, unknown> | null) =>
+    typeof g === 'object' && g !== null && isString(g.name) && isNumber(g.change) && Array.isArray(g.ci) && g.ci.length === 2 && g.ci.every(isNumber) &&
+    isNumber(g.tolerance) && typeof g.passed === 'boolean' && isNumber((g.baseline as SideSummary | undefined)?.n) && isNumber((g.candidate as SideSummary | undefined)?.n)));
   return (
     isString(x.id) && isString(x.hypothesis) && Number.isInteger(x.cycle) && (OUTCOMES as readonly unknown[]).includes(x.outcome) &&
-    Array.isArray(x.files) && x.files.every(isString) && isString(x.patch) && isString(x.patchHash) && metricOk &&
+    Array.isArray(x.files) && x.files.every(isString) && isString(x.patch) && isString(x.patchHash) && metricOk && guardsOk &&
     (x.detail === undefined || isString(x.detail))
   );
 }
