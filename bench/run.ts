@@ -6,13 +6,14 @@
  * To add a measurement: write a `Measurement` (name, how, run(ctx) -> rows) and list it below.
  * Env: BENCH_ONLY=comma-separated name prefixes; BENCH_DECISION_SLOTS, BENCH_DECISION_MINUTES, BENCH_DECISION_RESAMPLED, BENCH_START_RUNS,
  * BENCH_SANDBOX_REPS, BENCH_RESET_RUNS, BENCH_SPARSE_REPS, BENCH_AGENT_REPS, BENCH_AGENT_RESETS, BENCH_HISTORY_REPS, BENCH_LESSONS_RUNS,
- * BENCH_CYCLES, BENCH_TUNER_SEEDS, BENCH_TUNER_CYCLES; BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
+ * BENCH_CYCLES, BENCH_TUNER_SEEDS, BENCH_TUNER_CYCLES, BENCH_GUARD_SEEDS, BENCH_GUARD_CYCLES; BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
  */
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { aaFalseKeeps } from './aa';
+import { guardedBacktest } from './guards';
 import { agentCopyBuild } from './agentCopy';
 import { historyIndex } from './history';
 import { lessonsListing } from './lessons';
@@ -38,6 +39,7 @@ const MEASUREMENTS: Measurement[] = [
   promptWithProfile,
   longRun,
   tunerSearch,
+  guardedBacktest,
 ];
 
 const RESULTS = path.resolve(__dirname, '..', '.cache', 'bench-results.json');
