@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import { describeChange, percent } from '../core/format';
 import { judgeGuard, type SamplingPolicy } from '../core/stats';
-import type { EvaluationPhase, EvaluationRequest, EvaluationResult, GateRequest, GuardResult, GateResult, MeasureRequest, MeasureResult, Sampling, Target } from '../protocol/evaluation';
+import type { EvaluationPhase, EvaluationRequest, EvaluationResult, GateRequest, GateResult, GuardResult, MeasureRequest, MeasureResult, Sampling, Target } from '../protocol/evaluation';
 import type { ProgressEvent, SandboxSpec } from '../protocol/runner';
 import { compare, type SideDirs } from './measure';
 import { runGate } from './gate';
@@ -158,4 +158,3 @@ async function guarded(kept: EvaluationResult, request: EvaluationRequest, dirs:
   }
   return { ...kept, guards };
 }
-
