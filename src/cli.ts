@@ -11,8 +11,8 @@ import { calibrate, readCalibration } from './core/calibration';
 import { ConfigError, loadConfig, type ProposerKind } from './core/config';
 import { contextPrompt, historyFromRunner, profileFromRunner } from './core/context';
 import { currentBaseline } from './core/currentBaseline';
-import { describeCalibration, describeChange, describeOutcome, metricValue, percent } from './core/format';
-import { runCycles, type EngineEvent, type RunSummary } from './core/cycle';
+import { describeCalibration, describeChange, describeGuards, describeOutcome, metricValue, percent } from './core/format';
+import { runCycles, type EngineEvent, type LessonBrief, type RunSummary } from './core/cycle';
 import { readLessons, readVerdicts, streamLessons } from './core/lessons';
 import { applyProposal, PROPOSAL_FILE, rejectProposal, saveProposal, type Decision } from './core/proposal';
 import { PROPOSER_KINDS } from './core/proposers';
@@ -281,12 +281,17 @@ function progressPrinter(debug: (line: string) => void): (event: EngineEvent) =>
         else if (event.pairs % Math.ceil(event.total / 4) === 0 || event.pairs === event.total) line(`  A/A pair ${event.pairs} of ${event.total}`);
         break;
       case 'lesson':
-        line(`[cycle ${event.cycle}]   -> ${describeOutcome(event.lesson, { p: true })}`);
+        line(`[cycle ${event.cycle}]   -> ${evidence(event.lesson, '\n              ')}`);
         break;
       case 'cycle':
         break;
     }
   };
+}
+
+/** A lesson's outcome with its evidence, then one line per guard measured. */
+function evidence(lesson: LessonBrief, indent: string): string {
+  return [describeOutcome(lesson, { p: true }), ...describeGuards(lesson)].join(indent);
 }
 
 function renderSummary(summary: RunSummary): string {
@@ -297,7 +302,7 @@ function renderSummary(summary: RunSummary): string {
     out.push(`cycle ${report.cycle}: baseline ${name} ${metricValue(b.median)} (n=${b.n}${b.deterministic ? ', deterministic' : ''}), noise floor ${percent(report.noiseFloor).slice(1)}, ${direction}`);
     for (const lesson of report.lessons) {
       const mark = lesson.id === report.winner?.id ? '*' : ' ';
-      out.push(` ${mark} ${lesson.hypothesis}\n      ${describeOutcome(lesson, { p: true })}`);
+      out.push(` ${mark} ${lesson.hypothesis}\n      ${evidence(lesson, '\n      ')}`);
     }
   }
   const all = summary.accumulated;
@@ -334,7 +339,7 @@ async function printLessons(workspace: string, json: boolean): Promise<number> {
     result = await streamLessons(workspace, (lesson) => {
       count++;
       const verdict = verdicts.get(lesson.id);
-      return write(`${lesson.time}  cycle ${lesson.cycle}  ${lesson.hypothesis}\n    ${describeOutcome(lesson, { p: true })}${verdict ? ` (${verdict} by you)` : ''}\n`);
+      return write(`${lesson.time}  cycle ${lesson.cycle}  ${lesson.hypothesis}\n    ${describeOutcome(lesson, { p: true })}${verdict ? ` (${verdict} by you)` : ''}${describeGuards(lesson).map((g) => `\n    ${g}`).join('')}\n`);
     });
     if (count === 0) await write('no lessons yet: run `rsi cycle`\n');
   }

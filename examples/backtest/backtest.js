@@ -1,6 +1,9 @@
 #!/usr/bin/env node
 // Deterministic backtest of strategy.js on data/btc-perp.csv.
-// Prints one JSON line: {"sharpe", "totalReturn", "maxDrawdown", "trades"}.
+// Prints one JSON line: {"sharpe", "totalReturn", "maxDrawdown", "trades"}, for the training period
+// (the earlier two thirds of the bars: what the tuner optimizes) or, with `--period test`, the
+// held-out later third (what the guard watches: a change fitted to the training bars' accidents
+// does not carry over to these).
 'use strict';
 const fs = require('node:fs');
 const path = require('node:path');
@@ -8,6 +11,8 @@ const path = require('node:path');
 const FEE = 0.0005; // taker fee per side, fraction of notional
 const VOL_WINDOW = 24; // bars used to estimate hourly volatility
 const HOURS_PER_YEAR = 24 * 365;
+/** The training period is the bars before this fraction of the history; the test period, the rest. */
+const SPLIT = 2 / 3;
 
 /** Reads the CSV into arrays of numbers, one per column. */
 function loadBars(file = path.join(__dirname, 'data', 'btc-perp.csv')) {
@@ -118,15 +123,36 @@ function sharpe(returns) {
   return variance > 0 ? (mean / Math.sqrt(variance)) * Math.sqrt(HOURS_PER_YEAR) : 0;
 }
 
-function run(params, bars = loadBars()) {
-  const r = simulate(bars, signals(bars, params), params);
+/** The bars [from, to) of each column. */
+function sliceBars(bars, from, to) {
+  return Object.fromEntries(Object.entries(bars).map(([column, values]) => [column, values.subarray(from, to)]));
+}
+
+/** Bar indices [from, to) of a period: 'train' (the earlier bars), 'test' (the later ones) or 'all'. */
+function periodRange(period, n) {
+  const split = Math.round(n * SPLIT);
+  if (period === 'train') return [0, split];
+  if (period === 'test') return [split, n];
+  if (period === 'all') return [0, n];
+  throw new Error(`unknown period "${period}": use train, test or all`);
+}
+
+/**
+ * Backtest of one period. The signals are computed on the whole history (they only look back, so
+ * the test period's first signals see the training bars, as they would live), and the account
+ * starts flat at the period's first bar.
+ */
+function run(params, bars = loadBars(), period = 'all') {
+  const [from, to] = periodRange(period, bars.close.length);
+  const r = simulate(sliceBars(bars, from, to), signals(bars, params).slice(from, to), params);
   return { sharpe: sharpe(r.returns), totalReturn: r.totalReturn, maxDrawdown: r.maxDrawdown, trades: r.trades };
 }
 
-module.exports = { loadBars, sma, signals, simulate, sharpe, run, FEE };
+module.exports = { loadBars, sma, signals, simulate, sharpe, run, periodRange, FEE };
 
 if (require.main === module) {
-  const r = run(require('./strategy.js'));
+  const at = process.argv.indexOf('--period');
+  const r = run(require('./strategy.js'), loadBars(), at > 0 ? process.argv[at + 1] : 'train');
   const round = (x) => Number(x.toFixed(6));
   console.log(JSON.stringify({ sharpe: round(r.sharpe), totalReturn: round(r.totalReturn),
     maxDrawdown: round(r.maxDrawdown), trades: r.trades }));

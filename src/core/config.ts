@@ -2,6 +2,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import schema from '../../schemas/config.schema.json';
+import type { GuardSpec } from '../protocol/evaluation';
 import type { MetricReader, MetricSpec } from '../protocol/metric';
 import { UserError } from '../protocol/errors';
 import type { Direction } from './lessons';
@@ -19,6 +20,7 @@ export type ProposerKind = Exclude<ProposerConfig, string>['kind'];
 /** `.rsi/config.json`, with every default filled in. The schema file is the single source of defaults. */
 export interface RsiConfig {
   metric: { name: string; command: string; read: MetricReader; direction: Direction };
+  guards: GuardConfig[];
   gate: string[];
   targets: string[];
   protected: string[];
@@ -29,6 +31,15 @@ export interface RsiConfig {
   noise: { floor: number | null; calibrationRuns: number; minEffect: number | null };
   limits: { timeoutMs: number; memoryGrowth: number; outputBytes: number };
   context: { budgetChars: number; historyCommits: number; conventions?: string; include: string[] };
+}
+
+/** A secondary metric that must not get worse beyond `tolerance` (relative). */
+export interface GuardConfig {
+  name: string;
+  command: string;
+  read: MetricReader;
+  direction: Direction;
+  tolerance: number;
 }
 
 export const CONFIG_FILE = path.join('.rsi', 'config.json');
@@ -144,13 +155,19 @@ function fillProposerDefaults(proposer: ProposerConfig): void {
 /** What the schema cannot say. */
 function checkSemantics(config: RsiConfig): ConfigProblem[] {
   const problems: ConfigProblem[] = [];
-  if (typeof config.metric.read === 'object' && 'regex' in config.metric.read) {
+  const checkRegex = (read: MetricReader, field: string) => {
+    if (typeof read !== 'object' || !('regex' in read)) return;
     try {
-      new RegExp(config.metric.read.regex);
+      new RegExp(read.regex);
     } catch (err) {
-      problems.push({ field: 'metric.read.regex', message: `not a valid regular expression (${(err as Error).message})` });
+      problems.push({ field: `${field}.regex`, message: `not a valid regular expression (${(err as Error).message})` });
     }
-  }
+  };
+  checkRegex(config.metric.read, 'metric.read');
+  config.guards.forEach((guard, i) => {
+    checkRegex(guard.read, `guards.${i}.read`);
+    if (config.guards.findIndex((g) => g.name === guard.name) < i) problems.push({ field: `guards.${i}.name`, message: `"${guard.name}" names another guard already: give each guard its own name` });
+  });
   if (config.sampling.maxRuns < config.sampling.minRuns) {
     problems.push({ field: 'sampling.maxRuns', message: `must be at least sampling.minRuns (${config.sampling.minRuns})` });
   }
@@ -190,4 +207,10 @@ function describe(errors: ErrorObject[]): ConfigProblem[] {
 export function metricSpec(config: RsiConfig): MetricSpec {
   const { timeoutMs, outputBytes } = config.limits;
   return { command: config.metric.command, read: config.metric.read, timeoutMs, outputBytes };
+}
+
+/** What the runner needs to run, read and judge each guard. */
+export function guardSpecs(config: RsiConfig): GuardSpec[] {
+  const { timeoutMs, outputBytes } = config.limits;
+  return config.guards.map(({ name, command, read, direction, tolerance }) => ({ name, metric: { command, read, timeoutMs, outputBytes }, direction, tolerance }));
 }

@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import type { Overlay } from '../protocol/evaluation';
 import type { RunnerRequests } from '../protocol/runner';
 import type { HistoryResult, ProfiledFunction, ProfileResult } from '../protocol/runner';
-import { metricSpec, type RsiConfig } from './config';
+import { metricSpec, type GuardConfig, type RsiConfig } from './config';
 import { fitSection, gitDigest, lessonDigest, lessonFunctions, profileDigest, searchStateGroups, type GitInsight, type Section } from './digest';
 import type { Direction, Lesson, Verdict } from './lessons';
 import { findMeasuringFiles } from './measuringCode';
@@ -45,6 +45,8 @@ export interface ContextInput {
   /** Relative change; absent: not calibrated yet. */
   noiseFloor?: number;
   gate: string[];
+  /** Secondary metrics that must not get worse beyond their tolerance. */
+  guards?: Pick<GuardConfig, 'name' | 'command' | 'direction' | 'tolerance'>[];
   files: TargetFile[];
   /** The scripts the metric and gate run and context.include's files: after the target files, as room allows. */
   measuring?: ReadOnlyFile[];
@@ -135,7 +137,7 @@ function withSearchState(lessons: Section | undefined, { files, lessons: all, ve
   return lessons && { ...lessons, groups: [...lessons.groups, ...searchStateGroups(files, all, verdicts)] };
 }
 
-function goalSection({ metric, baseline, noiseFloor, gate }: ContextInput): string {
+function goalSection({ metric, baseline, noiseFloor, gate, guards = [] }: ContextInput): string {
   const lines = [
     '## Goal',
     `Make the metric \`${metric.name}\` ${metric.direction === 'maximize' ? 'higher' : 'lower'} (${metric.direction}). ` +
@@ -147,6 +149,10 @@ function goalSection({ metric, baseline, noiseFloor, gate }: ContextInput): stri
     lines.push(`Noise floor: ${(noiseFloor * 100).toFixed(2)}%. A change smaller than that cannot be told from measurement noise and is never kept.`);
   } else lines.push('Noise floor: not calibrated yet (it is measured before the first comparison).');
   if (gate.length > 0) lines.push(`A candidate is measured only if these commands pass first: ${gate.map((c) => `\`${c}\``).join(', ')}.`);
+  if (guards.length > 0) {
+    lines.push('Guards: a candidate better on the metric is still refused when one of these gets worse beyond its tolerance:');
+    for (const g of guards) lines.push(`- \`${g.name}\` (${g.direction}, read from \`${g.command}\`), tolerance ${(g.tolerance * 100).toFixed(2)}%`);
+  }
   return lines.join('\n');
 }
 
@@ -283,6 +289,7 @@ export async function contextPrompt(sources: PromptSources): Promise<string> {
     baseline: sources.baseline,
     noiseFloor: sources.noiseFloor,
     gate: config.gate,
+    guards: config.guards,
     files,
     measuring,
     profile: await baselineProfile(sources, [...files, ...measuring]),

@@ -1,15 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { EvaluationProgress, EvaluationRequest, EvaluationResult, Overlay, Sampling, Target } from '../protocol/evaluation';
+import type { EvaluationPhase, EvaluationProgress, EvaluationRequest, EvaluationResult, GuardResult, GuardSpec, Overlay, Sampling, Target } from '../protocol/evaluation';
 import type { MetricSpec } from '../protocol/metric';
 import type { RunnerRequests } from '../protocol/runner';
 import { measureNoise, readCalibration, writeCalibration, type Calibration } from './calibration';
 import { combine, type Combination } from './combine';
-import { loadConfig, metricSpec, minEffect, type ProposerKind, type RsiConfig } from './config';
+import { guardSpecs, loadConfig, metricSpec, minEffect, type ProposerKind, type RsiConfig } from './config';
 import { contextPrompt, historyFromRunner, profileFromRunner } from './context';
 import { describeCalibration, metricValue } from './format';
-import { appendRecords, newLessonId, readLessons, type Lesson, type LessonLog, type LessonMetric, type Outcome } from './lessons';
+import { appendRecords, newLessonId, readLessons, type Lesson, type LessonGuard, type LessonLog, type LessonMetric, type Outcome } from './lessons';
 import { unifiedDiff, validateProposal, type Candidate, type FileChange } from './patch';
 import { createProposer, ProposerError, proposerForKind, type ProposerOptions } from './proposers';
 import type { Proposal, Proposer } from './proposers/types';
@@ -42,7 +42,7 @@ export type Stage = 'prepare' | 'baseline' | 'calibrate' | 'propose' | 'candidat
 export type EngineEvent =
   | { kind: 'stage'; cycle: number; stage: Stage; message: string }
   /** A candidate's progress: which of how many, and the runs made so far on each side. */
-  | { kind: 'candidate'; cycle: number; index: number; total: number; hypothesis: string; phase: 'gate' | 'measure' | 'confirm'; runs: { baseline: number; candidate: number }; worker?: string }
+  | { kind: 'candidate'; cycle: number; index: number; total: number; hypothesis: string; phase: EvaluationPhase; runs: { baseline: number; candidate: number }; worker?: string }
   | { kind: 'calibration'; pairs: number; total: number }
   | { kind: 'lesson'; cycle: number; lesson: Lesson }
   | { kind: 'cycle'; report: CycleReport }
@@ -61,7 +61,7 @@ export interface BaselineStats {
  * What a run's summary keeps of a lesson: enough to report it (the detail's first line). The whole
  * lesson is in the lessons file; keeping every patch would grow a long run's memory every cycle.
  */
-export type LessonBrief = Pick<Lesson, 'id' | 'hypothesis' | 'outcome' | 'metric' | 'detail'>;
+export type LessonBrief = Pick<Lesson, 'id' | 'hypothesis' | 'outcome' | 'metric' | 'guards' | 'detail'>;
 
 export interface CycleReport {
   cycle: number;
@@ -147,8 +147,8 @@ export async function runCycles(options: EngineOptions, count: number): Promise<
   return summary;
 }
 
-function brief({ id, hypothesis, outcome, metric, detail }: LessonBrief): LessonBrief {
-  return { id, hypothesis, outcome, ...(metric && { metric }), ...(detail !== undefined && { detail: detail.split('\n')[0] }) };
+function brief({ id, hypothesis, outcome, metric, guards, detail }: LessonBrief): LessonBrief {
+  return { id, hypothesis, outcome, ...(metric && { metric }), ...(guards && { guards }), ...(detail !== undefined && { detail: detail.split('\n')[0] }) };
 }
 
 function isCancel(err: unknown, signal?: AbortSignal): boolean {
@@ -183,6 +183,7 @@ class Loop {
   /** The last cycle's number: a cycle that recorded no lesson still counts. */
   private cycleNumber = 0;
   private readonly metric: MetricSpec;
+  private readonly guards: GuardSpec[];
 
   constructor(private readonly options: EngineOptions, private readonly config: RsiConfig) {
     const override = options.proposer;
@@ -194,6 +195,7 @@ class Loop {
           ? proposerForKind(override, config.proposer, proposerOptions)
           : override;
     this.metric = metricSpec(config);
+    this.guards = guardSpecs(config);
     const keyEnv = typeof config.proposer === 'object' && 'apiKeyEnv' in config.proposer ? config.proposer.apiKeyEnv : undefined;
     this.hiddenEnv = keyEnv ? [keyEnv] : [];
     this.secrets = [options.proposerOptions?.apiKey, keyEnv && process.env[keyEnv]].filter((s): s is string => !!s && s.length >= 4);
@@ -218,6 +220,7 @@ class Loop {
       if (!gate.ok) {
         throw new EngineStop(this.mask(`the gate fails on the unmodified workspace: \`${gate.command}\` ${gate.reason}; fix it before running a cycle\n${gate.output}`));
       }
+      await this.checkGuards();
       this.gatePassed = true;
     }
     const { baseline, noiseFloor } = await this.measureBaseline(cycle);
@@ -247,6 +250,23 @@ class Loop {
     this.combination = report.winner && this.combineCoWinners(report.winner, lessons);
     this.candidates.clear();
     return report;
+  }
+
+  /** Every guard must give its number on the unmodified workspace (one A/A pair), before any candidate is judged by it. */
+  private async checkGuards(): Promise<void> {
+    for (const guard of this.guards) {
+      const sampling = { ...this.sampling(0, false), direction: guard.direction, minEffect: 0 };
+      const fails = (why: string) => {
+        const [first, ...rest] = why.split('\n');
+        const output = rest.join('\n').trim();
+        return new EngineStop(this.mask(`guard "${guard.name}" fails on the unmodified workspace: ${first}; check its command and read in the guards of .rsi/config.json${output ? `\n${output}` : ''}`));
+      };
+      // The baseline side runs first: its failure comes back as the user's error, without a hint of its own.
+      const aa = await this.options.evaluator.measure({ ...this.base(), metric: guard.metric, sampling, pairs: 1, fixHint: '' }, this.request()).catch((err: unknown) => {
+        throw errorKind(err) === 'user' ? fails(userMessage(err)) : err;
+      });
+      if (!aa.ok) throw fails(aa.detail);
+    }
   }
 
   /**
@@ -411,6 +431,7 @@ class Loop {
       confirm: this.config.sampling.confirm,
       memoryLimitBytes: this.memoryLimit(at.baseline),
       constantBaseline: at.baseline.deterministic ? at.baseline.median : undefined,
+      ...(this.guards.length > 0 && { guards: this.guards }),
     };
     const progress = (event: EvaluationProgress) => {
       if (event.kind === 'log') return this.log(event.message, event);
@@ -425,9 +446,10 @@ class Loop {
       if (errorKind(err) !== 'user') throw err;
       return lesson('invalid', { detail: userMessage(err) });
     }
-    const { outcome, detail, measurement, worker } = result;
+    const { outcome, detail, measurement, guards, worker } = result;
     return lesson(outcome, {
       ...(measurement && { metric: toLessonMetric(this.config, measurement) }),
+      ...(guards?.length && { guards: guards.map(toLessonGuard) }),
       ...(detail !== undefined && { detail }),
       ...(worker && { worker }),
     });
@@ -621,6 +643,11 @@ function toLessonMetric(config: RsiConfig, measurement: NonNullable<EvaluationRe
     phases,
     runs,
   };
+}
+
+function toLessonGuard({ name, direction, tolerance, passed, comparison, runs }: GuardResult): LessonGuard {
+  const { baseline, candidate, change, ci, p, level, method } = comparison;
+  return { name, direction, baseline, candidate, change, ci, p, level, method, runs, tolerance, passed };
 }
 
 function changedFiles(candidate: Candidate): Overlay {

@@ -64,6 +64,7 @@ export function lessonDigest(lessons: Lesson[], verdicts: Map<string, Verdict['v
   const kept = newestFirst.filter((l) => l.outcome === 'kept' && verdicts.get(l.id) !== 'rejected').sort((a, b) => gain(b) - gain(a));
   const regressed = newestFirst.filter((l) => l.outcome === 'regressed' && verdicts.get(l.id) !== 'rejected');
   const noEffect = newestFirst.filter((l) => l.outcome === 'no-effect' && verdicts.get(l.id) !== 'rejected');
+  const guardFailed = newestFirst.filter((l) => l.outcome === 'guard-failed');
   const cycles = new Set(lessons.map((l) => l.cycle)).size;
   return {
     heading: `## What was tried before: ${lessons.length} candidates in ${cycles} cycles (${outcomeCounts(lessons, rejected.length)})`,
@@ -83,10 +84,22 @@ export function lessonDigest(lessons: Lesson[], verdicts: Map<string, Verdict['v
         items: regressed.map((l) => `- ${percent(l.metric?.change ?? 0)} ${quote(l.hypothesis)}${where(l)}${changedLines(l.patch)}`),
         priority: 2,
       },
+      {
+        title: 'Better on the metric, but a guard got worse beyond its tolerance (not kept: the metric must not be bought with a guard), newest first:',
+        items: guardFailed.map((l) => `- ${percent(l.metric?.change ?? 0)} ${quote(l.hypothesis)}${where(l)}: ${guardsWorse(l)}${changedLines(l.patch)}`),
+        priority: 3,
+      },
       { title: 'Failed (a failure repeated by several candidates is one line, the most frequent first):', items: failureItems(newestFirst), priority: 3 },
       { title: 'No effect beyond the noise floor, newest first:', items: noEffect.map((l) => `- ${quote(l.hypothesis)}${where(l)}`), priority: 1 },
     ].filter((g) => g.items.length > 0),
   };
+}
+
+/** "guard oos-sharpe -12.30% (CI -12.30% to -12.30%), tolerance 5.00%": the guards that failed, from the lesson or its detail. */
+function guardsWorse(lesson: Lesson): string {
+  const failed = (lesson.guards ?? []).filter((g) => !g.passed);
+  if (failed.length === 0) return firstLine(lesson.detail);
+  return failed.map((g) => `guard ${g.name} ${percent(g.change)} (CI ${percent(g.ci[0])} to ${percent(g.ci[1])}), tolerance ${percent(g.tolerance).slice(1)}`).join('; ');
 }
 
 /** Attempts on a file since its last kept change, all unhelpful, before it counts as at rest. */

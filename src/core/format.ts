@@ -33,9 +33,16 @@ export function describeOutcome(lesson: Pick<Lesson, 'outcome' | 'metric' | 'det
   if (m) {
     const phases = m.phases && m.phases.length > 1 ? ` (${m.phases.join(' + ')})` : '';
     const details = [`p=${m.p.toPrecision(2)}`, m.floor !== undefined && `floor ${percent(m.floor).slice(1)}`, m.method && METHODS[m.method]].filter(Boolean);
-    return `${lesson.outcome}: ${describeChange(m, m.name)}${phases}${options.p ? `; ${details.join(', ')}` : ''}`;
+    // A guard-failed candidate won on the metric: what failed is in its detail's first line.
+    const guard = lesson.outcome === 'guard-failed' && lesson.detail ? `; but ${lesson.detail.split('\n')[0]}` : '';
+    return `${lesson.outcome}: ${describeChange(m, m.name)}${phases}${options.p ? `; ${details.join(', ')}` : ''}${guard}`;
   }
   return lesson.detail ? `${lesson.outcome}: ${lesson.detail.split('\n')[0]}` : lesson.outcome;
+}
+
+/** One line per guard measured: "guard oos-sharpe held: -2.00% (95% CI -2.00% to -2.00%), 6 runs a side, tolerance 5.00%". */
+export function describeGuards(lesson: Pick<Lesson, 'guards'>): string[] {
+  return (lesson.guards ?? []).map((g) => `guard ${g.name} ${g.passed ? 'held' : 'worse beyond its tolerance'}: ${describeChange(g)}, tolerance ${percent(g.tolerance).slice(1)}`);
 }
 
 /** "-6.10% CPU time (95% CI -10.30% to -1.40%), 28 runs a side": a change with its interval and runs. */
@@ -62,3 +69,4 @@ export function describeCalibration(calibration: Calibration, previous?: Calibra
   const was = previous ? `; was ${floor(previous)} on ${previous.time.slice(0, 16).replace('T', ' ')} at load ${load(previous)}` : '; no earlier calibration';
   return `${what} (${calibration.runs} A/A pairs, median ${metricValue(calibration.spread.median)}, load ${load(calibration)} on ${calibration.conditions.cores} cores${was})`;
 }
+

@@ -6,7 +6,7 @@ import type { Method } from './stats';
 
 /** Every way a candidate can end (README, "Lessons"). */
 export const OUTCOMES = [
-  'kept', 'regressed', 'no-effect', 'gate-failed', 'crashed', 'timeout', 'memory-exceeded', 'invalid', 'duplicate',
+  'kept', 'regressed', 'no-effect', 'gate-failed', 'guard-failed', 'crashed', 'timeout', 'memory-exceeded', 'invalid', 'duplicate',
 ] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
@@ -39,6 +39,14 @@ export interface LessonMetric {
   runs?: { baseline: number[]; candidate: number[] };
 }
 
+/** A guard's measurement of a candidate that passed the metric's test: the metric's fields, its tolerance and whether it held. */
+export interface LessonGuard extends Omit<LessonMetric, 'floor' | 'phases'> {
+  /** Relative loss the guard accepted. */
+  tolerance: number;
+  /** False when its interval lay wholly beyond the tolerance on the losing side: the candidate is `guard-failed`. */
+  passed: boolean;
+}
+
 /** One attempt, as one line of `.rsi/lessons.jsonl`. */
 export interface Lesson {
   v: 1;
@@ -54,6 +62,8 @@ export interface Lesson {
   patchHash: string;
   outcome: Outcome;
   metric?: LessonMetric;
+  /** The guards measured, in order (a candidate that did not pass the metric's test has none; a failed guard is the last). */
+  guards?: LessonGuard[];
   detail?: string;
   durationMs: number;
   /** The tuner's seed, so a run can be replayed. */
@@ -143,9 +153,12 @@ function isRecord(r: unknown): r is LessonRecord {
     m === undefined ||
     (typeof m === 'object' && m !== null && isNumber(m.change) && Array.isArray(m.ci) && m.ci.length === 2 && m.ci.every(isNumber) &&
       isNumber(m.p) && isNumber((m.baseline as SideSummary | undefined)?.median) && isNumber((m.candidate as SideSummary | undefined)?.median));
+  const guardsOk = x.guards === undefined || (Array.isArray(x.guards) && x.guards.every((g: Record<string, unknown> | null) =>
+    typeof g === 'object' && g !== null && isString(g.name) && isNumber(g.change) && Array.isArray(g.ci) && g.ci.length === 2 && g.ci.every(isNumber) &&
+    isNumber(g.tolerance) && typeof g.passed === 'boolean' && isNumber((g.baseline as SideSummary | undefined)?.n) && isNumber((g.candidate as SideSummary | undefined)?.n)));
   return (
     isString(x.id) && isString(x.hypothesis) && Number.isInteger(x.cycle) && (OUTCOMES as readonly unknown[]).includes(x.outcome) &&
-    Array.isArray(x.files) && x.files.every(isString) && isString(x.patch) && isString(x.patchHash) && metricOk &&
+    Array.isArray(x.files) && x.files.every(isString) && isString(x.patch) && isString(x.patchHash) && metricOk && guardsOk &&
     (x.detail === undefined || isString(x.detail))
   );
 }

@@ -37,6 +37,7 @@ export async function findMeasuringFiles(workspace: string, config: RsiConfig): 
   const commands = [
     { command: config.metric.command, why: `run by the metric command \`${config.metric.command}\`` },
     ...config.gate.map((command) => ({ command, why: `run by the gate command \`${command}\`` })),
+    ...config.guards.map(({ name, command }) => ({ command, why: `run by the guard ${name}'s command \`${command}\`` })),
   ];
   for (const { command, why } of commands) {
     for (const rel of await commandFiles(workspace, command, scripts, MAX_DEPTH)) add(rel, why);

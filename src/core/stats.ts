@@ -270,3 +270,44 @@ export function judge(
   const cannotBeBetter = gain + radius(n, ss, 2 * FUTILITY_BETA, g) <= worthIt;
   return { done: cannotBeBetter || n >= maxRuns, verdict, comparison };
 }
+
+// ---------------------------------------------------------------------------------------------
+// Guards: what must not get worse
+
+export interface GuardPolicy {
+  minRuns: number;
+  maxRuns: number;
+  alpha: number;
+  direction: Direction;
+  /** Relative loss the guard accepts, e.g. 0.05: worse by 5% or less is within it. */
+  tolerance: number;
+}
+
+/**
+ * One-sided check of a guard metric on the interleaved pairs, called after every pair, on the same
+ * anytime-valid confidence sequence as `judge`. The burden of proof is on failing: "worse" only
+ * when the whole interval lies beyond the tolerance on the losing side (the best the guard could
+ * be is still a loss larger than the tolerance), never on a point estimate. It stops as soon as
+ * the interval settles it either way (wholly beyond the tolerance: "worse"; wholly within it:
+ * "same"), else at maxRuns as "same": a guard not shown worse beyond its tolerance passes.
+ *
+ * Error rate controlled: a candidate whose guard is in truth within its tolerance is failed with
+ * probability at most alpha, however many looks are taken (the sequence covers the true change at
+ * every look with probability 1 - alpha, and failing needs it to exclude every change within the
+ * tolerance). Not controlled: a loss beyond the tolerance that the runs cannot resolve by maxRuns
+ * passes; how often depends on the guard's noise and the cap. A guard without spread (a
+ * deterministic score) has an interval that collapses to its exact change once the pairs can
+ * exclude anything (6 pairs at alpha 0.05 and 20 pairs a side), so it is decided exactly.
+ */
+export function judgeGuard(baseline: number[], candidate: number[], policy: GuardPolicy): { done: boolean; verdict: Verdict; comparison: Comparison } {
+  const minRuns = Math.max(2, Math.floor(policy.minRuns));
+  const maxRuns = Math.max(minRuns, Math.floor(policy.maxRuns));
+  const sign = gainSign(policy.direction);
+  const { n, comparison } = assess(baseline, candidate, policy.alpha, mixtureScale(policy.alpha, maxRuns));
+  if (n < minRuns) return { done: false, verdict: 'same', comparison };
+  // The interval's ends as gains (positive is good), best first.
+  const [best, worst] = sign > 0 ? [comparison.ci[1], comparison.ci[0]] : [-comparison.ci[0], -comparison.ci[1]];
+  const tolerance = Math.max(0, policy.tolerance);
+  if (best < -tolerance) return { done: true, verdict: 'worse', comparison };
+  return { done: worst >= -tolerance || n >= maxRuns, verdict: 'same', comparison };
+}

@@ -1,5 +1,5 @@
 import type { Evaluator } from '../core/evaluator';
-import type { EvaluationOptions, EvaluationProgress } from '../protocol/evaluation';
+import type { EvaluationOptions, EvaluationPhase, EvaluationProgress } from '../protocol/evaluation';
 import type { ProgressEvent, RunnerMethods, SandboxSpec } from '../protocol/runner';
 import type { RunnerClient } from '../runner/client';
 
@@ -50,7 +50,7 @@ export class LocalEvaluator implements Evaluator {
 /** The runner's events as the port's progress: the phase, and the runs made in it on each side. */
 export function progressOf(onProgress?: (event: EvaluationProgress) => void): ((event: ProgressEvent) => void) | undefined {
   if (!onProgress) return undefined;
-  let phase: 'gate' | 'measure' | 'confirm' = 'measure';
+  let phase: EvaluationPhase = 'measure';
   let runs = { baseline: 0, candidate: 0 };
   return (event) => {
     if (event.kind === 'log') onProgress(event);

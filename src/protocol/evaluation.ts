@@ -51,6 +51,8 @@ export interface MeasureRequest extends Target {
   pairs: number;
   sampling: Sampling;
   memoryLimitBytes?: number;
+  /** What to fix when the baseline's run fails, when it is not the metric (a guard's command). */
+  fixHint?: string;
 }
 export type MeasureResult =
   | { ok: true; baseline: number[]; candidate: number[]; comparison: Comparison; peakRssBytes: { baseline: number; candidate: number }; worker?: string }
@@ -68,9 +70,34 @@ export interface EvaluationRequest extends Target {
   memoryLimitBytes?: number;
   /** A deterministic baseline's value: the baseline side need not run again. */
   constantBaseline?: number;
+  /** Secondary metrics a candidate that passes the primary test must not worsen beyond their tolerance. */
+  guards?: GuardSpec[];
 }
 
-export type EvaluationOutcome = 'kept' | 'regressed' | 'no-effect' | 'gate-failed' | 'crashed' | 'timeout' | 'memory-exceeded';
+/** A secondary metric that must not get worse: measured for a candidate that passed the primary test, with the same sampling. */
+export interface GuardSpec {
+  name: string;
+  metric: MetricSpec;
+  direction: Direction;
+  /** Relative loss accepted: the guard fails only when its interval lies wholly beyond it. */
+  tolerance: number;
+}
+
+/** A guard's measurement: its comparison on the pairs and whether it held. */
+export interface GuardResult {
+  name: string;
+  direction: Direction;
+  tolerance: number;
+  /** False when the whole interval lies beyond the tolerance on the losing side. */
+  passed: boolean;
+  comparison: Comparison;
+  runs: { baseline: number[]; candidate: number[] };
+}
+
+export type EvaluationOutcome = 'kept' | 'regressed' | 'no-effect' | 'gate-failed' | 'guard-failed' | 'crashed' | 'timeout' | 'memory-exceeded';
+
+/** What a candidate is doing: its gate, its comparison, the re-test, its guards. */
+export type EvaluationPhase = 'gate' | 'measure' | 'confirm' | 'guard';
 
 export interface EvaluationResult {
   outcome: EvaluationOutcome;
@@ -85,13 +112,15 @@ export interface EvaluationResult {
     /** The threshold the change had to clear: max(noise floor, minimum effect). */
     floor: number;
   };
+  /** The guards measured, in order, passed or not (none when the candidate did not pass the primary test). */
+  guards?: GuardResult[];
   /** Which worker measured it, when the evaluator has several machines. */
   worker?: string;
 }
 
 /** A candidate's progress, for the editor's and the CLI's progress lines. */
 export type EvaluationProgress =
-  | { kind: 'phase'; phase: 'gate' | 'measure' | 'confirm'; runs: Record<Side, number>; worker?: string }
+  | { kind: 'phase'; phase: EvaluationPhase; runs: Record<Side, number>; worker?: string }
   /** `debug`: housekeeping, for a log rather than a user's terminal. */
   | { kind: 'log'; message: string; debug?: boolean };
 

@@ -3,7 +3,7 @@
  * Every request carries an id; the runner answers it once, may send progress events for it
  * before that, and stops its work when it receives a cancel for the same id.
  */
-import type { EvaluationRequest, EvaluationResult, GateRequest, GateResult, MeasureRequest, MeasureResult, Overlay } from './evaluation';
+import type { EvaluationPhase, EvaluationRequest, EvaluationResult, GateRequest, GateResult, MeasureRequest, MeasureResult, Overlay } from './evaluation';
 import type { WireError } from './errors';
 import type { MetricSpec, Side } from './metric';
 
@@ -96,7 +96,7 @@ export interface RunnerMethods {
 export type Method = keyof RunnerMethods;
 
 export type ProgressEvent =
-  | { kind: 'phase'; phase: 'gate' | 'measure' | 'confirm' }
+  | { kind: 'phase'; phase: EvaluationPhase }
   | { kind: 'run'; side: Side; index: number; value?: number; wallMs: number }
   | { kind: 'gate'; side: Side; command: string }
   /** `debug`: housekeeping, for a log rather than a user's terminal. */

@@ -4,9 +4,9 @@
  * earlier request.
  */
 import { createHash } from 'node:crypto';
-import { percent } from '../core/format';
-import type { SamplingPolicy } from '../core/stats';
-import type { EvaluationRequest, EvaluationResult, GateRequest, GateResult, MeasureRequest, MeasureResult, Sampling, Target } from '../protocol/evaluation';
+import { describeChange, percent } from '../core/format';
+import { judgeGuard, type SamplingPolicy } from '../core/stats';
+import type { EvaluationPhase, EvaluationRequest, EvaluationResult, GateRequest, GateResult, GuardResult, MeasureRequest, MeasureResult, Sampling, Target } from '../protocol/evaluation';
 import type { ProgressEvent, SandboxSpec } from '../protocol/runner';
 import { compare, type SideDirs } from './measure';
 import { runGate } from './gate';
@@ -67,7 +67,7 @@ export async function gate(request: GateRequest, dirs: SideDirs, signal: AbortSi
 
 export async function measure(request: MeasureRequest, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<MeasureResult> {
   const result = await compare(
-    { metric: request.metric, policy: policy(request.sampling, request.sampling.noiseFloor), memoryLimitBytes: request.memoryLimitBytes, extend: { baseline: [], candidate: [], pairs: request.pairs } },
+    { metric: request.metric, policy: policy(request.sampling, request.sampling.noiseFloor), memoryLimitBytes: request.memoryLimitBytes, extend: { baseline: [], candidate: [], pairs: request.pairs }, fixHint: request.fixHint },
     dirs,
     signal,
     emit,
@@ -83,7 +83,7 @@ export async function measure(request: MeasureRequest, dirs: SideDirs, signal: A
  * worth keeping: the larger of the two is the bar.
  */
 export async function evaluate(request: EvaluationRequest, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<EvaluationResult> {
-  const phase = (name: 'gate' | 'measure' | 'confirm') => emit({ kind: 'phase', phase: name });
+  const phase = (name: EvaluationPhase) => emit({ kind: 'phase', phase: name });
   phase('gate');
   const gated = await runGate({ commands: request.gate, side: 'candidate', ...request.limits }, dirs.candidate, signal, emit);
   if (!gated.ok) return { outcome: 'gate-failed', detail: `\`${gated.command}\` ${gated.reason}\n${gated.output}` };
@@ -109,7 +109,7 @@ export async function evaluate(request: EvaluationRequest, dirs: SideDirs, signa
     const what = sampling.minEffect > sampling.noiseFloor ? 'minimum effect' : 'noise floor';
     return { outcome: 'no-effect', measurement: measured(first, [pairs]), detail: `no change beyond the ${what} (${percent(threshold).slice(1)})` };
   }
-  if (!request.confirm || sampling.deterministic) return { outcome: 'kept', measurement: measured(first, [pairs]) };
+  if (!request.confirm || sampling.deterministic) return guarded({ outcome: 'kept', measurement: measured(first, [pairs]) }, request, dirs, signal, emit);
   // An apparent winner must hold over as many fresh pairs again, judged on all its pairs: the
   // interval stays valid (it holds at every look), and the runs that made it look good are diluted
   // by runs that were not chosen for it, so a lucky streak fades instead of being kept.
@@ -118,7 +118,43 @@ export async function evaluate(request: EvaluationRequest, dirs: SideDirs, signa
   if (!second.ok) return { outcome: second.outcome, detail: `on the re-test: ${second.detail}` };
   const measurement = measured(second, [pairs, second.baseline.length - pairs]);
   const looked = `looked ${percent(first.comparison.change)} after ${pairs} pairs`;
-  if (second.verdict === 'better') return { outcome: 'kept', measurement, detail: `held over ${pairs} fresh pairs (${looked})` };
+  if (second.verdict === 'better') return guarded({ outcome: 'kept', measurement, detail: `held over ${pairs} fresh pairs (${looked})` }, request, dirs, signal, emit);
   if (second.verdict === 'worse') return { outcome: 'regressed', measurement, detail: `reversed over ${pairs} fresh pairs (${looked})` };
   return { outcome: 'no-effect', measurement, detail: `did not hold over ${pairs} fresh pairs (${looked})` };
+}
+
+/**
+ * A candidate that passed the primary test, through its guards in order, on the same sandboxes and
+ * with the same sampling: each guard's pairs are judged by `judgeGuard` (it fails only when its
+ * interval lies wholly beyond its tolerance). The first guard that fails makes the outcome
+ * `guard-failed`; one whose run fails makes it the run's outcome (crashed, timeout), said as the
+ * guard's. Either way the guards after it are not measured.
+ */
+async function guarded(kept: EvaluationResult, request: EvaluationRequest, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<EvaluationResult> {
+  if (!request.guards?.length) return kept;
+  const { minRuns, maxRuns, alpha } = request.sampling;
+  const guards: GuardResult[] = [];
+  for (const guard of request.guards) {
+    emit({ kind: 'phase', phase: 'guard' });
+    const { name, direction, tolerance } = guard;
+    const measured = await compare(
+      {
+        metric: guard.metric,
+        policy: { minRuns, maxRuns, alpha, direction, noiseFloor: 0 },
+        decide: (baseline, candidate) => judgeGuard(baseline, candidate, { minRuns, maxRuns, alpha, direction, tolerance }),
+        fixHint: `\n(guard "${name}" must work on the unmodified workspace: check its command and read in the guards of .rsi/config.json)`,
+      },
+      dirs,
+      signal,
+      emit,
+    );
+    if (!measured.ok) return { outcome: measured.outcome, detail: `guard "${name}": ${measured.detail}`, guards };
+    const passed = measured.verdict !== 'worse';
+    guards.push({ name, direction, tolerance, passed, comparison: measured.comparison, runs: { baseline: measured.baseline, candidate: measured.candidate } });
+    if (!passed) {
+      const detail = `guard "${name}" worse beyond its ${percent(tolerance).slice(1)} tolerance: ${describeChange(measured.comparison, name)}`;
+      return { outcome: 'guard-failed', measurement: kept.measurement, detail, guards };
+    }
+  }
+  return { ...kept, guards };
 }

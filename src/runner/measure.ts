@@ -211,6 +211,10 @@ export interface CompareParams {
   constantBaseline?: number;
   /** Add exactly `pairs` fresh pairs to these earlier ones, then judge them all (no early stop). */
   extend?: { baseline: number[]; candidate: number[]; pairs: number };
+  /** Another decision on the pairs than `judge` with `policy` (a guard's). */
+  decide?: (baseline: number[], candidate: number[]) => { done: boolean; verdict: Verdict; comparison: Comparison };
+  /** What to fix when the baseline's run fails (by default: the metric in the config). */
+  fixHint?: string;
 }
 export type CompareResult =
   | { ok: true; baseline: number[]; candidate: number[]; verdict: Verdict; comparison: Comparison; peakRssBytes: Record<Side, number> }
@@ -240,13 +244,13 @@ export async function compare(params: CompareParams, dirs: SideDirs, signal: Abo
   for (;;) {
     if (params.constantBaseline === undefined) {
       const run = await runSide('baseline');
-      if (!run.ok) throw new UserError(`the baseline ${run.detail}${FIX_METRIC}`);
+      if (!run.ok) throw new UserError(`the baseline ${run.detail}${params.fixHint ?? FIX_METRIC}`);
     } else {
       baseline.push(params.constantBaseline);
     }
     const run = await runSide('candidate');
     if (!run.ok) return { ok: false, outcome: run.outcome, detail: run.detail, baseline, candidate };
-    const decision = judge(baseline, candidate, params.policy);
+    const decision = params.decide ? params.decide(baseline, candidate) : judge(baseline, candidate, params.policy);
     if (params.extend ? baseline.length >= fresh : decision.done) {
       return { ok: true, baseline, candidate, verdict: decision.verdict, comparison: decision.comparison, peakRssBytes: peak };
     }

@@ -3,7 +3,7 @@ import type { Lesson, LessonLog } from '../core/lessons';
 /** Where a lesson belongs once the user's verdict is taken into account. */
 export type GroupId =
   | 'accepted' | 'kept' | 'rejected' | 'regressed' | 'no-effect'
-  | 'gate-failed' | 'crashed' | 'timeout' | 'memory-exceeded' | 'invalid' | 'duplicate';
+  | 'guard-failed' | 'gate-failed' | 'crashed' | 'timeout' | 'memory-exceeded' | 'invalid' | 'duplicate';
 
 export interface LessonGroup {
   id: GroupId;
@@ -19,6 +19,7 @@ const GROUPS: ReadonlyArray<{ id: GroupId; label: string }> = [
   { id: 'rejected', label: 'Rejected by you' },
   { id: 'regressed', label: 'Regressed' },
   { id: 'no-effect', label: 'No effect' },
+  { id: 'guard-failed', label: 'Better, but a guard got worse' },
   { id: 'gate-failed', label: 'Failed: gate' },
   { id: 'crashed', label: 'Failed: crash' },
   { id: 'timeout', label: 'Failed: timeout' },

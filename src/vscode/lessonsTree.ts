@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { Lesson, Verdict } from '../core/lessons';
-import { describeOutcome, metricValue, percent } from '../core/format';
+import { describeGuards, describeOutcome, metricValue, percent } from '../core/format';
 import { escapeMarkdown } from './inlineDiff/evidence';
 import { relativeTime } from './relativeTime';
 import { changeSummary } from './changeSummary';
@@ -27,6 +27,7 @@ const GROUP_ICONS: Record<GroupId, vscode.ThemeIcon> = {
   rejected: new vscode.ThemeIcon('thumbsdown'),
   regressed: new vscode.ThemeIcon('triangle-down'),
   'no-effect': new vscode.ThemeIcon('dash'),
+  'guard-failed': new vscode.ThemeIcon('shield', new vscode.ThemeColor('testing.iconFailed')),
   'gate-failed': new vscode.ThemeIcon('error', new vscode.ThemeColor('testing.iconFailed')),
   crashed: new vscode.ThemeIcon('bug'),
   timeout: new vscode.ThemeIcon('watch'),
@@ -108,7 +109,8 @@ export class LessonsTree extends Disposable implements vscode.TreeDataProvider<L
 function lessonItem({ folder, lesson, verdict, pending }: Extract<LessonNode, { kind: 'lesson' }>): vscode.TreeItem {
   const item = new vscode.TreeItem(changeSummary(lesson), vscode.TreeItemCollapsibleState.None);
   item.id = lesson.id;
-  const moved = lesson.metric ? `${lesson.metric.name} ${percent(lesson.metric.change)}` : lesson.outcome;
+  const failedGuard = lesson.guards?.find((g) => !g.passed);
+  const moved = lesson.metric ? `${lesson.metric.name} ${percent(lesson.metric.change)}${failedGuard ? `, guard ${failedGuard.name} ${percent(failedGuard.change)}` : ''}` : lesson.outcome;
   item.description = [pending && 'pending in the editor', moved, relativeTime(lesson.time)].filter(Boolean).join(' · ');
   if (pending) item.iconPath = PENDING_ICON;
   item.tooltip = evidence(lesson, verdict, pending);
@@ -129,7 +131,7 @@ function evidence(lesson: Lesson, verdict: Verdict['verdict'] | undefined, pendi
   md.appendMarkdown(escapeMarkdown(lesson.hypothesis.replace(/ -> /g, ' → ')) + '\n\n');
   const m = lesson.metric;
   if (m) {
-    const figures = [`${m.name} (${m.direction}): ${metricValue(m.baseline.median)} → ${metricValue(m.candidate.median)}`, describeOutcome(lesson, { p: true })];
+    const figures = [`${m.name} (${m.direction}): ${metricValue(m.baseline.median)} → ${metricValue(m.candidate.median)}`, describeOutcome(lesson, { p: true }), ...describeGuards(lesson)];
     md.appendMarkdown(figures.map((f) => `- ${figure(f)}`).join('\n') + '\n\n');
   }
   if (lesson.files.length > 0) md.appendText(`files: ${lesson.files.join(', ')}`).appendMarkdown('\n\n');

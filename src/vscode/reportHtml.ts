@@ -95,12 +95,19 @@ export function reportHtml({ folderName, log, nonce, now = Date.now() }: { folde
     ? `<p>${escapeHtml(history.metric)} (${history.direction}) over ${cycles} cycle${cycles === 1 ? '' : 's'}, ${log.lessons.length} lessons.</p>${historyChart(history)}`
     : '<p>No measured lessons yet: run a cycle (RSI: Run Cycle).</p>';
   const outcomes = table([{ title: 'outcome' }, { title: 'lessons', num: true }], groups.map((g) => [escapeHtml(g.label), String(g.lessons.length)]));
-  const keptColumns = [{ title: 'cycle', num: true }, { title: 'hypothesis' }, { title: 'change', num: true }, { title: 'interval' }, { title: 'status' }, { title: 'when' }];
+  // A guards column only where guards were measured: each guard's change and interval.
+  const guarded = log.lessons.some((l) => l.guards?.length);
+  const guardCell = (lesson: Lesson) => escapeHtml((lesson.guards ?? []).map((g) => `${g.name} ${percent(g.change)} ${interval(g.ci)}${g.passed ? '' : ` beyond its ${percent(g.tolerance).slice(1)} tolerance`}`).join('; '));
+  const keptColumns = [{ title: 'cycle', num: true }, { title: 'hypothesis' }, { title: 'change', num: true }, { title: 'interval' }, ...(guarded ? [{ title: 'guards' }] : []), { title: 'status' }, { title: 'when' }];
   const keptRows = keptLessons.map(({ lesson, group }) => {
     const m = lesson.metric;
-    const evidence = m ? [percent(m.change), `[${percent(m.ci[0])}, ${percent(m.ci[1])}]`] : ['', ''];
-    return [String(lesson.cycle), escapeHtml(lesson.hypothesis), ...evidence, escapeHtml(group), relativeTime(lesson.time, now)];
+    const evidence = m ? [percent(m.change), interval(m.ci)] : ['', ''];
+    return [String(lesson.cycle), escapeHtml(lesson.hypothesis), ...evidence, ...(guarded ? [guardCell(lesson)] : []), escapeHtml(group), relativeTime(lesson.time, now)];
   });
+  // Better on the metric, stopped by a guard: what the guards saved the code from.
+  const stopped = groups.find((g) => g.id === 'guard-failed')?.lessons ?? [];
+  const stoppedColumns = [{ title: 'cycle', num: true }, { title: 'hypothesis' }, { title: 'change', num: true }, { title: 'guards' }, { title: 'when' }];
+  const stoppedRows = stopped.map((lesson) => [String(lesson.cycle), escapeHtml(lesson.hypothesis), lesson.metric ? percent(lesson.metric.change) : '', guardCell(lesson), relativeTime(lesson.time, now)]);
 
   return `<!DOCTYPE html>
 <html lang="en">
@@ -118,6 +125,7 @@ ${chartSection}
 <h2>Outcomes</h2>
 ${groups.length > 0 ? outcomes : '<p>No lessons yet.</p>'}
 ${keptRows.length > 0 ? `<h2>Kept changes</h2>${table(keptColumns, keptRows)}` : ''}
+${stoppedRows.length > 0 ? `<h2>Better, but a guard got worse</h2>${table(stoppedColumns, stoppedRows)}` : ''}
 </body>
 </html>`;
 }
@@ -144,6 +152,10 @@ function table(columns: Array<{ title: string; num?: boolean }>, rows: string[][
   const cell = (tag: 'th' | 'td', html: string, num?: boolean) => `<${tag}${num ? ' class="num"' : ''}>${html}</${tag}>`;
   const row = (cells: string[], tag: 'th' | 'td') => `<tr>${cells.map((html, i) => cell(tag, html, columns[i].num)).join('')}</tr>`;
   return `<table>${row(columns.map((c) => c.title), 'th')}${rows.map((r) => row(r, 'td')).join('')}</table>`;
+}
+
+function interval(ci: [number, number]): string {
+  return `[${percent(ci[0])}, ${percent(ci[1])}]`;
 }
 
 /** The values' range with a margin, never empty (a flat line still needs a scale). */

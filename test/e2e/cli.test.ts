@@ -335,3 +335,40 @@ test('noise.minEffect: a deterministic gain below it is no effect', async () => 
   assert.ok(lessons.every((l) => l.outcome !== 'kept'), JSON.stringify(lessons.map((l) => l.outcome)));
   assert.ok(lessons.some((l) => l.outcome === 'no-effect' && /minimum effect \(500\.00%\)/.test(l.detail)), JSON.stringify(lessons.map((l) => l.detail)));
 });
+
+test('a candidate that wins on the metric but worsens a guard is guard-failed, with the guard\'s evidence', async () => {
+  // The score rises toward X = 6; the held-out score drops from 10 to 5 from X = 3 on, and its command crashes from X = 7 on.
+  const guard = "const { X } = require('./params');\nif (X >= 7) process.exit(2);\nconsole.log(JSON.stringify({ heldOut: X >= 3 ? 5 : 10 }));\n";
+  const config = { guards: [{ name: 'held-out', command: 'node guard.js', read: { json: 'heldOut' }, direction: 'maximize', tolerance: 0.1 }], candidates: 4 };
+  const workspace = await fixture({ files: { 'guard.js': guard }, config });
+  const result = await cycle(workspace);
+  assert.equal(result.code, 0, result.stderr);
+  const lessons = await readLessonLines(workspace);
+  const failed = lessons.filter((l) => l.outcome === 'guard-failed');
+  assert.ok(failed.length > 0, JSON.stringify(lessons.map((l) => [l.params, l.outcome])));
+  for (const l of failed) {
+    assert.ok(l.params['params.js:X'] >= 3 && l.metric.change > 0, 'better on the metric');
+    const [g] = l.guards;
+    assert.deepEqual([g.name, g.passed, g.tolerance, g.direction, g.baseline.median, g.candidate.median, g.change], ['held-out', false, 0.1, 'maximize', 10, 5, -0.5]);
+    assert.deepEqual(g.ci, [-0.5, -0.5]);
+    assert.equal(g.runs.baseline.length, g.runs.candidate.length);
+    assert.match(l.detail, /^guard "held-out" worse beyond its 10\.00% tolerance: -50\.00% held-out/);
+  }
+  for (const l of lessons.filter((l) => l.outcome === 'kept')) assert.deepEqual(l.guards.map((g: { passed: boolean }) => g.passed), [true]);
+  for (const l of lessons.filter((l) => l.outcome === 'crashed')) assert.match(l.detail, /^guard "held-out": metric command exited with code 2/);
+  const summary = JSON.parse(result.stdout);
+  assert.ok(summary.outcomes['guard-failed'] > 0);
+  const listed = await runCli(['lessons', '--workspace', workspace]);
+  assert.match(listed.stdout, /guard-failed: \+\d+\.\d+% score .*; but guard "held-out" worse beyond its 10\.00% tolerance/);
+  assert.match(listed.stdout, /\n {4}guard held-out worse beyond its tolerance: -50\.00% \(95% CI -50\.00% to -50\.00%\), \d+ runs a side, tolerance 10\.00%\n/);
+});
+
+test('a guard that fails on the unmodified workspace stops the run before any candidate, saying which', async () => {
+  const config = { guards: [{ name: 'p99', command: 'node -e "process.exit(3)"', read: 'wallTime', direction: 'minimize' }] };
+  const workspace = await fixture({ config });
+  const result = await cycle(workspace);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /^rsi: guard "p99" fails on the unmodified workspace: the baseline metric command exited with code 3; check its command and read in the guards of \.rsi\/config\.json\n$/m);
+  assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
+  await assert.rejects(fs.readFile(path.join(workspace, '.rsi/lessons.jsonl')), 'no candidate ran');
+});

@@ -63,3 +63,18 @@ test('broken JSON is reported with the line and column where it breaks', () => {
   // A trailing comma: V8 quotes the text instead of giving an offset; the place is found all the same.
   assert.throws(() => parseConfig('{\n  "targets": ["a",],\n}'), /not valid JSON at line 2, column 19: unexpected token '\]'$/);
 });
+
+test('guards get a default tolerance; a bad guard names its field and what to fix', () => {
+  const guard = { name: 'p99', command: 'node latency.js', read: { json: 'p99' }, direction: 'minimize' };
+  assert.deepEqual(parseConfig(JSON.stringify(valid)).guards, []);
+  assert.deepEqual(parseConfig(JSON.stringify({ ...valid, guards: [guard] })).guards, [{ ...guard, tolerance: 0.05 }]);
+  assert.deepEqual(problems({ ...valid, guards: [{ ...guard, name: undefined }] }), ['guards.0.name: missing (required)']);
+  assert.deepEqual(problems({ ...valid, guards: [{ ...guard, direction: 'down' }] }), ['guards.0.direction: must be one of "maximize", "minimize"']);
+  assert.deepEqual(problems({ ...valid, guards: [{ ...guard, tolerance: -0.1 }] }), ['guards.0.tolerance: must be >= 0']);
+  assert.match(problems({ ...valid, guards: [{ ...guard, read: 'rss' }] })[0]!, /^guards\.0\.read: must be "cpuTime" .* or \{"json": "field.path"\}/);
+  assert.deepEqual(problems({ ...valid, guards: [{ ...guard, limit: 1 }] }), ['guards.0.limit: unknown field; expected one of: name, command, read, direction, tolerance']);
+  assert.deepEqual(problems({ ...valid, guards: [guard, { ...guard, read: { regex: '(' } }] }), [
+    'guards.1.read.regex: not a valid regular expression (Invalid regular expression: /(/: Unterminated group)',
+    'guards.1.name: "p99" names another guard already: give each guard its own name',
+  ]);
+});

@@ -407,3 +407,23 @@ test("a deterministic baseline reads the same from a cycle's runs and from a les
   assert.equal(fromCycle, fromLesson);
   assert.match(fromCycle, /^Current baseline: 2\.\nThe metric is deterministic/m);
 });
+
+test('the guards are part of the goal, and a candidate a guard stopped is told with the guard and by how much', () => {
+  const oos = { name: 'oos-sharpe', direction: 'maximize' as const, baseline: { median: -1, n: 6 }, candidate: { median: -1.2, n: 6 }, change: -0.2, ci: [-0.2, -0.2] as [number, number], p: 0, tolerance: 0.05 };
+  const text = buildContext({
+    metric: { name: 'sharpe', direction: 'maximize', command: 'node backtest.js' },
+    gate: [],
+    guards: [{ name: 'oos-sharpe', command: 'node backtest.js --period test', direction: 'maximize', tolerance: 0.05 }],
+    files: [{ path: 'strategy.js', content: 'module.exports = {};\n' }],
+    lessons: [
+      lesson('guard-failed', 'slow 9 -> 30', { files: ['strategy.js'], metric: measured(0.3), guards: [{ ...oos, passed: false }], detail: 'guard "oos-sharpe" worse beyond its 5.00% tolerance' }),
+      lesson('kept', 'fast 3 -> 4', { files: ['strategy.js'], metric: measured(0.02), guards: [{ ...oos, change: 0.01, ci: [0.01, 0.01], passed: true }] }),
+    ],
+    verdicts: new Map(),
+    answerFormat: ANSWER_FORMAT,
+    budgetChars: 20_000,
+  });
+  assert.match(text, /^Guards: a candidate better on the metric is still refused when one of these gets worse beyond its tolerance:\n- `oos-sharpe` \(maximize, read from `node backtest\.js --period test`\), tolerance 5\.00%$/m);
+  assert.match(text, /^Better on the metric, but a guard got worse beyond its tolerance .*\n- \+30\.00% "slow 9 -> 30" in strategy\.js: guard oos-sharpe -20\.00% \(CI -20\.00% to -20\.00%\), tolerance 5\.00%$/m);
+  assert.match(text, /1 guard-failed/);
+});

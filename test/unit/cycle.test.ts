@@ -147,3 +147,42 @@ test("an evaluator's user error is that candidate's invalid lesson; the program'
   });
   await assert.rejects(runCycles(options(workspace(), broken, scripted([setTo(90)])), 1), /a bug/);
 });
+
+test('guards travel in every evaluation request, are checked on the baseline first, and their results land in the lesson', async () => {
+  const ws = workspace();
+  const config = JSON.parse(readFileSync(join(ws, '.rsi', 'config.json'), 'utf8'));
+  const guards = [{ name: 'rss', command: 'node rss.js', read: { json: 'rss' }, direction: 'minimize', tolerance: 0.1 }];
+  writeFileSync(join(ws, '.rsi', 'config.json'), JSON.stringify({ ...config, guards }));
+  const stopped = (value: number, request: EvaluationRequest): EvaluationResult => {
+    const kept = decide(value, request);
+    if (kept.outcome !== 'kept') return kept;
+    const comparison = { baseline: { median: 10, n: 6 }, candidate: { median: 20, n: 6 }, change: 1, ci: [1, 1] as [number, number], p: 0, level: 0.95, method: 'paired-log' as const };
+    return { ...kept, outcome: 'guard-failed', detail: 'guard "rss" worse', guards: [{ name: 'rss', direction: 'minimize', tolerance: 0.1, passed: false, comparison, runs: { baseline: [10], candidate: [20] } }] };
+  };
+  const evaluator = new FakeEvaluator(stopped);
+  const summary = await runCycles(options(ws, evaluator, scripted([setTo(90)])), 1);
+  assert.deepEqual(evaluator.evaluations[0]!.guards, [{ name: 'rss', metric: { command: 'node rss.js', read: { json: 'rss' }, timeoutMs: 120000, outputBytes: 1048576 }, direction: 'minimize', tolerance: 0.1 }]);
+  assert.equal(evaluator.measures[0]!.metric.command, 'node rss.js', 'the guard runs on the baseline before anything else is measured');
+  const [lesson] = lessons(ws);
+  assert.equal(lesson.outcome, 'guard-failed');
+  assert.deepEqual(lesson.guards, [{ name: 'rss', direction: 'minimize', baseline: { median: 10, n: 6 }, candidate: { median: 20, n: 6 }, change: 1, ci: [1, 1], p: 0, level: 0.95, method: 'paired-log', runs: { baseline: [10], candidate: [20] }, tolerance: 0.1, passed: false }]);
+  assert.equal(summary.cycles[0]!.winner, undefined, 'a guard-failed candidate is not kept');
+  assert.deepEqual(summary.outcomes, { 'guard-failed': 1 });
+});
+
+test('a guard that fails on the baseline stops the run before any candidate, in one sentence', async () => {
+  const ws = workspace();
+  const config = JSON.parse(readFileSync(join(ws, '.rsi', 'config.json'), 'utf8'));
+  writeFileSync(join(ws, '.rsi', 'config.json'), JSON.stringify({ ...config, guards: [{ name: 'rss', command: 'node rss.js', read: 'wallTime', direction: 'minimize' }] }));
+  class Failing extends FakeEvaluator {
+    override async measure(request: MeasureRequest): Promise<MeasureResult> {
+      if (request.metric.command === 'node rss.js') throw new UserError('the baseline metric command exited with code 1\n');
+      return super.measure(request);
+    }
+  }
+  const evaluator = new Failing();
+  await assert.rejects(runCycles(options(ws, evaluator, scripted([setTo(90)])), 1), {
+    message: 'guard "rss" fails on the unmodified workspace: the baseline metric command exited with code 1; check its command and read in the guards of .rsi/config.json',
+  });
+  assert.equal(evaluator.evaluations.length, 0);
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Calibration } from '../../src/core/calibration';
-import { describeCalibration, describeOutcome } from '../../src/core/format';
+import { describeCalibration, describeGuards, describeOutcome } from '../../src/core/format';
 import type { Lesson } from '../../src/core/lessons';
 
 const lesson = (metric: Partial<NonNullable<Lesson['metric']>>): Lesson => ({
@@ -29,4 +29,13 @@ test('a calibration is set against the one it replaces', () => {
   const now = { ...base, floor: 0.0086, conditions: { ...base.conditions, loadavg: [0.4, 1, 1] } };
   assert.equal(describeCalibration(now, base), 'noise floor 0.86% (20 A/A pairs, median 201.30, load 0.40 on 2 cores; was 1.40% on 2026-12-01 09:12 at load 1.90)');
   assert.match(describeCalibration(now), /no earlier calibration/);
+});
+
+test('a guard-failed lesson says which guard and by how much; each guard reads on its own line', () => {
+  const oos = { name: 'oos-sharpe', direction: 'maximize' as const, baseline: { median: -1, n: 6 }, candidate: { median: -1.2, n: 6 }, change: -0.2, ci: [-0.2, -0.2] as [number, number], p: 0, level: 0.95, method: 'paired-relative' as const, tolerance: 0.05 };
+  const failed: Lesson = { ...lesson({ level: 1, method: 'exact' }), outcome: 'guard-failed', guards: [{ ...oos, passed: false }], detail: 'guard "oos-sharpe" worse beyond its 5.00% tolerance: -20.00% oos-sharpe (95% CI -20.00% to -20.00%), 6 runs a side' };
+  assert.equal(describeOutcome(failed), 'guard-failed: -6.10% CPU time (exact), 28 runs a side; but guard "oos-sharpe" worse beyond its 5.00% tolerance: -20.00% oos-sharpe (95% CI -20.00% to -20.00%), 6 runs a side');
+  assert.deepEqual(describeGuards(failed), ['guard oos-sharpe worse beyond its tolerance: -20.00% (95% CI -20.00% to -20.00%), 6 runs a side, tolerance 5.00%']);
+  assert.deepEqual(describeGuards({ guards: [{ ...oos, change: 0.01, ci: [0.01, 0.01], passed: true }] }), ['guard oos-sharpe held: +1.00% (95% CI +1.00% to +1.00%), 6 runs a side, tolerance 5.00%']);
+  assert.deepEqual(describeGuards(lesson({})), []);
 });

@@ -67,3 +67,13 @@ test('streamLessons hands over each lesson with its line and collects verdicts a
   assert.deepEqual(result.skipped, [3]);
   assert.equal((await readVerdicts(dir)).get('a'), 'accepted');
 });
+
+test('a guard-failed lesson with its guards reads back; guards of the wrong shape are skipped, never handed to a reader', () => {
+  const guard = { name: 'oos', direction: 'maximize', baseline: { median: -1, n: 6 }, candidate: { median: -1.2, n: 6 }, change: -0.2, ci: [-0.2, -0.2], p: 0, tolerance: 0.05, passed: false };
+  const good = { ...lesson('a'), outcome: 'guard-failed', guards: [guard] };
+  const bad = { ...lesson('b'), outcome: 'guard-failed', guards: [{ ...guard, ci: [-0.2] }] };
+  const log = parseLessons([good, bad, lesson('c')].map((r) => JSON.stringify(r)).join('\n'));
+  assert.deepEqual(log.lessons.map((l) => [l.id, l.outcome]), [['a', 'guard-failed'], ['c', 'no-effect']]);
+  assert.deepEqual(log.lessons[0]!.guards, [guard]);
+  assert.deepEqual(log.skipped, [2]);
+});

@@ -43,3 +43,14 @@ test('the chart fits the page width, and a kept value equal to its baseline hide
   assert.ok(!cx('baseline-dot').includes(keptX), 'the kept mark sits beside its baseline dot, not on it');
   assert.ok(chart.indexOf('class="baseline-dot"') > chart.indexOf('class="kept"'), 'baseline dots are drawn last, on top');
 });
+
+test('the report shows each kept change\'s guards and the candidates a guard stopped', () => {
+  const guard = (change: number, passed: boolean) => ({ name: 'oos', direction: 'maximize' as const, baseline: { median: -1, n: 6 }, candidate: { median: -1 + change, n: 6 }, change, ci: [change, change] as [number, number], p: 0, tolerance: 0.05, passed });
+  const lessons = [{ ...lesson('a', 1, 'kept', -2, 0.5), guards: [guard(0.01, true)] }, { ...lesson('b', 1, 'guard-failed', -2, 0.8), guards: [guard(-0.2, false)] }];
+  const html = reportHtml({ folderName: 'ws', log: { lessons, verdicts: new Map(), skipped: [] }, nonce: 'N' });
+  assert.match(html, /<th>guards<\/th>/);
+  assert.match(html, /<td>oos \+1\.00% \[\+1\.00%, \+1\.00%\]<\/td>/);
+  assert.match(html, /<h2>Better, but a guard got worse<\/h2><table>.*<td>&#60;b&#62;<\/td><td class="num">\+80\.00%<\/td><td>oos -20\.00% \[-20\.00%, -20\.00%\] beyond its 5\.00% tolerance<\/td>/s);
+  const plain = reportHtml({ folderName: 'ws', log: { lessons: [lesson('c', 1, 'kept', 1, 0.1)], verdicts: new Map(), skipped: [] }, nonce: 'N' });
+  assert.doesNotMatch(plain, /guards/, 'no guards column where none was measured');
+});

@@ -330,3 +330,17 @@ test('a log scale only for a range spanning two decades or more, and the hypothe
   const narrow = await createTuner().propose(context({ 'a.py': 'stop = 0.03  # rsi: 0.005..0.1\n' }, { count: 3 }));
   for (const p of narrow) assert.doesNotMatch(p.hypothesis, /log/);
 });
+
+test("a move that won on the metric but failed a guard is reversed like a regression, and counts toward rest", async () => {
+  const files = { 's.js': 'const X = 50; // rsi: 0..100\n' };
+  const lessons = [lesson('guard-failed', 's.js', 'X', 50, 70, {})];
+  for (let seed = 0; seed < 10; seed++) {
+    const [p] = await createTuner().propose(context(files, { seed, count: 1, lessons }));
+    assert.ok(proposed(p!, 's.js:X') < 50, `seed ${seed}: ${p!.hypothesis}`);
+    assert.match(p!.hypothesis, /step down .*last move up worsened a guard/);
+  }
+  const both = [lesson('guard-failed', 's.js', 'X', 50, 53, {}), lesson('regressed', 's.js', 'X', 50, 48, {})];
+  const ctx = context(files, { count: 2, lessons: both });
+  assert.deepEqual(await createTuner().propose(ctx), []);
+  assert.ok(ctx.logs.some((m) => /s\.js:X rests at 50/.test(m)), ctx.logs.join('\n'));
+});

@@ -69,3 +69,11 @@ test('the backtest gives finite, sane and repeatable results', () => {
   assert.ok(Number.isInteger(r.trades) && r.trades > 0, `trades ${r.trades}`);
   assert.deepEqual(bt.run(params), r);
 });
+
+test('the training and test periods split the history', () => {
+  const n = bt.loadBars().close.length;
+  const [trainFrom, trainTo] = bt.periodRange('train', n);
+  const [testFrom, testTo] = bt.periodRange('test', n);
+  assert.deepEqual([trainFrom, trainTo === testFrom, testTo], [0, true, n]);
+  for (const period of ['train', 'test']) assert.ok(Number.isFinite(bt.run(params, undefined, period).sharpe), period);
+});

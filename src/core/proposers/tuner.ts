@@ -159,6 +159,11 @@ const MAX_ATTEMPTS = 200;
 /** The first draws follow the learned direction; later ones (the neighbourhood is taken) go either way. */
 const FOLLOW_ATTEMPTS = 3;
 const FAILED: readonly Outcome[] = ['gate-failed', 'crashed', 'timeout', 'memory-exceeded', 'invalid'];
+/**
+ * Outcomes that say a move went the wrong way: the metric got worse, or it got better at a guard's
+ * cost (following that direction further would cost the guard more).
+ */
+const WORSE: readonly Outcome[] = ['regressed', 'guard-failed'];
 
 type Side = 1 | -1;
 const wayOf = (d: number) => (d > 0 ? 'up' : 'down');
@@ -237,8 +242,9 @@ function learn(params: Parameter[], lessons: Lesson[], verdicts: Map<string, str
       const kept = outcome === 'kept' && verdicts.get(lesson.id) !== 'rejected';
       if (kept) {
         Object.assign(m, { kept: m.kept + 1, dir: d, step: m.step * 1.5, why: `last move ${way} helped` });
-      } else if (outcome === 'regressed') {
-        Object.assign(m, { regressed: m.regressed + 1, dir: -d, step: m.step / 2, why: `last move ${way} regressed` });
+      } else if (WORSE.includes(outcome)) {
+        const what = outcome === 'regressed' ? 'regressed' : 'worsened a guard';
+        Object.assign(m, { regressed: m.regressed + 1, dir: -d, step: m.step / 2, why: `last move ${way} ${what}` });
       } else if (outcome === 'no-effect') {
         Object.assign(m, { noEffect: m.noEffect + 1, dir: d, step: m.step * 2, why: `last move ${way} had no effect, larger step` });
       } else if (FAILED.includes(outcome)) {
@@ -254,7 +260,7 @@ function learn(params: Parameter[], lessons: Lesson[], verdicts: Map<string, str
       const here = p.value;
       if (move.from === here) {
         m.tried.add(to);
-        if (outcome === 'regressed') {
+        if (WORSE.includes(outcome)) {
           nearer(m.worse, d as Side, to, here);
           // A long move may have stepped over something better: it bounds the side; a short one closes it.
           const scale = scaleOf(p);
