@@ -29,6 +29,8 @@ export interface RsiConfig {
   noise: { floor: number | null; calibrationRuns: number; minEffect: number | null };
   limits: { timeoutMs: number; memoryGrowth: number; outputBytes: number };
   context: { budgetChars: number; historyCommits: number; conventions?: string; include: string[] };
+  /** `slots` absent: one a core. */
+  evaluation: { slots?: number; parallelTiming: boolean };
 }
 
 export const CONFIG_FILE = path.join('.rsi', 'config.json');
