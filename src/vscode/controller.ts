@@ -54,7 +54,8 @@ interface ActiveRun {
  * the engine's log in the "RSI" channel, the winners as an inline proposal.
  */
 export class CycleController extends Disposable {
-  private readonly runners = new Map<string, RunnerClient>();
+  /** Each folder's runners, one a pool slot (slot 0's also reads the folder's history and profile). */
+  private readonly runners = new Map<string, RunnerClient[]>();
   private active: ActiveRun | undefined;
   private session: ProposalSession | undefined;
   private failure: Failure | undefined;
@@ -89,7 +90,7 @@ export class CycleController extends Disposable {
 
   /** Process ids of the runners alive now: none before the first cycle. */
   get runnerPids(): number[] {
-    return [...this.runners.values()].flatMap((runner) => (runner.pid === undefined ? [] : [runner.pid]));
+    return [...this.runners.values()].flat().flatMap((runner) => (runner.pid === undefined ? [] : [runner.pid]));
   }
 
   /** One cycle. Resolves to its summary, or to a refusal saying why it could not run (the user was told too). */
@@ -178,11 +179,13 @@ export class CycleController extends Disposable {
     // sandboxes are built once and then only synced.
     const storage = this.context.storageUri ?? this.context.globalStorageUri;
     const storageRoot = settings.get<string>('sandboxRoot', '') || vscode.Uri.joinPath(storage, 'sandboxes').fsPath;
-    const runner = this.runnerFor(engine, folder);
+    const workspace = folder.uri.fsPath;
+    const { evaluation } = await engine.loadConfig(workspace);
+    const runners = this.runnersFor(engine, folder, engine.slotCount(evaluation));
     return {
-      workspace: folder.uri.fsPath,
-      runner,
-      evaluator: new engine.LocalEvaluator(runner, { workspace: folder.uri.fsPath, storageRoot }),
+      workspace,
+      runner: runners[0]!,
+      evaluator: engine.localPool(runners, { workspace, storageRoot }, evaluation),
       storageRoot,
       proposer: proposer ? (proposer as ProposerKind) : undefined,
       proposerOptions: {
@@ -196,15 +199,16 @@ export class CycleController extends Disposable {
     };
   }
 
-  private runnerFor(engine: Engine, folder: vscode.WorkspaceFolder): RunnerClient {
+  private runnersFor(engine: Engine, folder: vscode.WorkspaceFolder, slots: number): RunnerClient[] {
     const key = folder.uri.toString();
-    let runner = this.runners.get(key);
-    if (!runner) {
-      // The client forks the runner on its first request, and restarts it after a crash within its budget.
-      runner = new engine.RunnerClient({ runnerPath: path.join(this.context.extensionPath, 'dist', 'runner.js'), log: (line) => this.log.info(line) });
-      this.runners.set(key, runner);
-    }
-    return runner;
+    const runners = this.runners.get(key) ?? [];
+    // A client forks its runner on its first request (a slot no run needs never starts), and
+    // restarts it after a crash within its budget.
+    while (runners.length < slots) runners.push(new engine.RunnerClient({ runnerPath: path.join(this.context.extensionPath, 'dist', 'runner.js'), log: (line) => this.log.info(line) }));
+    // The config asks for fewer slots than before: the runners beyond them stop.
+    for (const extra of runners.splice(slots)) void extra.dispose();
+    this.runners.set(key, runners);
+    return runners;
   }
 
   private async present(folder: vscode.WorkspaceFolder, summary: RunSummary): Promise<RunSummary> {
@@ -332,7 +336,7 @@ export class CycleController extends Disposable {
     this.stop('stopped: the window is closing');
     this.session?.dispose();
     // dispose() signals the runner at once; the runner also exits by itself when its parent goes.
-    for (const runner of this.runners.values()) void runner.dispose();
+    for (const runner of [...this.runners.values()].flat()) void runner.dispose();
     this.runners.clear();
   }
 }
