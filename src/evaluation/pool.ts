@@ -119,9 +119,9 @@ export class PoolEvaluator implements Evaluator {
   }
 
   private async start(index: number, job: Job): Promise<void> {
+    if (index > 0) this.used.add(index);
     try {
       await this.lock(job.base);
-      if (index > 0) this.used.add(index);
       job.resolve(await job.run(this.slots[index]!));
     } catch (error) {
       job.reject(error);

@@ -3,8 +3,9 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { errorKind, userMessage } from '../../src/protocol/errors';
+import { RunnerClient } from '../../src/runner/client';
 import { processStart } from '../../src/runner/exec';
 import { SandboxPool, workspaceStorage } from '../../src/runner/sandbox';
 import { LOCK_FILE, WorkspaceLock } from '../../src/runner/workspaceLock';
@@ -85,4 +86,25 @@ test('slot 0 still takes the lock itself, in the pair a single runner always use
     await pool.release();
     assert.equal(existsSync(lock), false);
   });
+});
+
+test('real runners of one engine: slot 1 runs only while slot 0 holds the lock, and never takes it', async () => {
+  const runnerPath = resolve(__dirname, '../../dist/runner.js');
+  const [slot0, slot1] = [new RunnerClient({ runnerPath }), new RunnerClient({ runnerPath })];
+  try {
+    await withWorkspace(async (ws, lock, storage) => {
+      const spec = { workspace: ws, storageRoot: storage };
+      await assert.rejects(slot1.request('prepare', { sandbox: { ...spec, slot: 1 }, base: {} }), /is not held/);
+      await slot0.request('prepare', { sandbox: spec, base: {} });
+      await slot1.request('prepare', { sandbox: { ...spec, slot: 1 }, base: {} });
+      assert.equal(JSON.parse(readFileSync(lock, 'utf8')).pid, slot0.pid, "slot 0's runner holds the lock");
+      await slot0.request('release', {});
+      assert.equal(existsSync(lock), false);
+      // The same base: the sandboxes are not prepared again, and still the lock is checked.
+      await assert.rejects(slot1.request('prepare', { sandbox: { ...spec, slot: 1 }, base: {} }), /is not held/);
+      await slot1.request('release', {});
+    });
+  } finally {
+    await Promise.all([slot0.dispose(), slot1.dispose()]);
+  }
 });
