@@ -28,8 +28,8 @@ export class LocalEvaluator implements Evaluator {
   }
 
   /** Lay `base` into the sandboxes ahead of the requests, taking the workspace's run lock (slot 0). */
-  async prepare(base: Overlay): Promise<void> {
-    await this.queued(() => this.runner.request('prepare', { sandbox: this.sandbox, base }));
+  async prepare(base: Overlay, options: Pick<EvaluationOptions, 'onProgress'> = {}): Promise<void> {
+    await this.queued(() => this.runner.request('prepare', { sandbox: this.sandbox, base }, { onEvent: progressOf(options.onProgress) }));
   }
 
   /** Between cycles: restart a runner whose memory grew, so that a leak never piles up. */

@@ -10,7 +10,7 @@ import { LocalEvaluator } from './local';
 /** One slot of the pool: an evaluator of its own (a runner and its sandbox pair) that runs one request at a time. */
 export interface PoolSlot extends Evaluator {
   /** Lay `base` into the slot's sandboxes; slot 0's takes the workspace's run lock, which the others run under. */
-  prepare(base: Overlay): Promise<void>;
+  prepare(base: Overlay, options?: Pick<EvaluationOptions, 'onProgress'>): Promise<void>;
 }
 
 export interface PoolOptions {
@@ -22,6 +22,7 @@ interface Job {
   /** Runs alone: nothing beside it, nothing started while it runs. */
   alone: boolean;
   base: Overlay;
+  options: EvaluationOptions;
   run(slot: PoolSlot): Promise<unknown>;
   resolve(result: unknown): void;
   reject(error: unknown): void;
@@ -85,7 +86,7 @@ export class PoolEvaluator implements Evaluator {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(new CancelledError());
     return new Promise<T>((resolve, reject) => {
-      const job: Job = { alone: timing && !this.options.parallelTiming, base, run, resolve: resolve as (result: unknown) => void, reject };
+      const job: Job = { alone: timing && !this.options.parallelTiming, base, options, run, resolve: resolve as (result: unknown) => void, reject };
       // Cancelled while queued: it leaves the queue; once started, the slot's request is cancelled by the same signal.
       signal?.addEventListener(
         'abort',
@@ -121,7 +122,7 @@ export class PoolEvaluator implements Evaluator {
   private async start(index: number, job: Job): Promise<void> {
     if (index > 0) this.used.add(index);
     try {
-      await this.lock(job.base);
+      await this.lock(job);
       job.resolve(await job.run(this.slots[index]!));
     } catch (error) {
       job.reject(error);
@@ -133,9 +134,12 @@ export class PoolEvaluator implements Evaluator {
     }
   }
 
-  /** Slot 0 takes the run lock before any slot runs; should it fail (the workspace is in use), every waiting request fails with it. */
-  private lock(base: Overlay): Promise<void> {
-    this.locked ??= this.slots[0]!.prepare(base).catch((error: unknown) => {
+  /**
+   * Slot 0 takes the run lock before any slot runs, laying the first request's base (its log is that
+   * request's); should it fail (the workspace is in use), every waiting request fails with it.
+   */
+  private lock(job: Job): Promise<void> {
+    this.locked ??= this.slots[0]!.prepare(job.base, { onProgress: job.options.onProgress }).catch((error: unknown) => {
       this.locked = undefined;
       throw error;
     });
