@@ -63,3 +63,10 @@ test('broken JSON is reported with the line and column where it breaks', () => {
   // A trailing comma: V8 quotes the text instead of giving an offset; the place is found all the same.
   assert.throws(() => parseConfig('{\n  "targets": ["a",],\n}'), /not valid JSON at line 2, column 19: unexpected token '\]'$/);
 });
+
+test('evaluation: slots default to none named (one a core), timing one at a time; a wrong value is named', () => {
+  assert.deepEqual(parseConfig(JSON.stringify(valid)).evaluation, { parallelTiming: false });
+  assert.deepEqual(parseConfig(JSON.stringify({ ...valid, evaluation: { slots: 3, parallelTiming: true } })).evaluation, { slots: 3, parallelTiming: true });
+  assert.deepEqual(problems({ ...valid, evaluation: { slots: 0 } }), ['evaluation.slots: must be >= 1']);
+  assert.deepEqual(problems({ ...valid, evaluation: { slot: 2 } }), ['evaluation.slot: unknown field; expected one of: slots, parallelTiming']);
+});
