@@ -22,7 +22,7 @@ import { errorKind, userMessage } from './protocol/errors';
 import { listTargetFiles, readTextOrNull } from './core/workspace';
 import { AgentWorkingCopy } from './runner/agentCopy';
 import { RunnerClient } from './runner/client';
-import { LocalEvaluator } from './evaluation/local';
+import { localPool, slotCount } from './evaluation/pool';
 
 const USAGE = `usage:
   rsi cycle [--cycles N] [--proposer NAME] [--auto-accept] [--json] [--workspace DIR]
@@ -96,11 +96,13 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('\nstopping: the current run is killed, nothing of it is kept\n');
     controller.abort();
   });
-  const runner = newRunner(debug);
+  const { evaluation } = await loadConfig(workspace);
+  // The runners fork on their first request: slots a run does not need never start.
+  const runners = Array.from({ length: slotCount(evaluation) }, () => newRunner(debug));
   const options = {
     workspace,
-    runner,
-    evaluator: new LocalEvaluator(runner, { workspace, storageRoot: storageRoot() }),
+    runner: runners[0]!,
+    evaluator: localPool(runners, { workspace, storageRoot: storageRoot() }, evaluation),
     storageRoot: storageRoot(),
     proposer: proposerName as ProposerKind | undefined,
     proposerOptions: { workingCopy: new AgentWorkingCopy(storageRoot(), workspace) },
@@ -120,7 +122,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(values.json ? JSON.stringify(summary, null, 2) + '\n' : renderSummary(summary));
     return summary.cancelled ? 130 : 0;
   } finally {
-    await runner.dispose();
+    await Promise.all(runners.map((runner) => runner.dispose()));
   }
 }
 
@@ -257,7 +259,10 @@ function progressPrinter(debug: (line: string) => void): (event: EngineEvent) =>
     process.stderr.write(text + (transient && live ? '' : '\n'));
     open = transient && live;
   };
-  let lastPhase = '';
+  // Candidates evaluated side by side interleave their events: each phase is printed once, and a
+  // lesson names its candidate.
+  const printedPhases = new Set<string>();
+  const candidateOf = new Map<string, string>();
   return (event) => {
     switch (event.kind) {
       case 'stage':
@@ -269,10 +274,13 @@ function progressPrinter(debug: (line: string) => void): (event: EngineEvent) =>
         break;
       case 'candidate': {
         // Off a terminal, one line per phase; on it, the run counts update in place.
-        const text = `[cycle ${event.cycle}] candidate ${event.index + 1}/${event.total} ${event.phase}: ${event.hypothesis}`;
+        const which = `candidate ${event.index + 1}/${event.total}`;
+        const text = `[cycle ${event.cycle}] ${which} ${event.phase}: ${event.hypothesis}`;
+        const phase = `${event.cycle}/${event.index}/${event.phase}`;
+        candidateOf.set(`${event.cycle}/${event.hypothesis}`, which);
         if (live) line(event.phase === 'gate' ? text : `${text} (runs: ${event.runs.baseline} baseline, ${event.runs.candidate} candidate)`, true);
-        else if (`${event.cycle}/${event.index}/${event.phase}` !== lastPhase) line(text);
-        lastPhase = `${event.cycle}/${event.index}/${event.phase}`;
+        else if (!printedPhases.has(phase)) line(text);
+        printedPhases.add(phase);
         break;
       }
       case 'calibration':
@@ -280,10 +288,14 @@ function progressPrinter(debug: (line: string) => void): (event: EngineEvent) =>
         if (live) line(`  A/A pair ${event.pairs} of ${event.total}`, true);
         else if (event.pairs % Math.ceil(event.total / 4) === 0 || event.pairs === event.total) line(`  A/A pair ${event.pairs} of ${event.total}`);
         break;
-      case 'lesson':
-        line(`[cycle ${event.cycle}]   -> ${evidence(event.lesson, '\n              ')}`);
+      case 'lesson': {
+        const which = candidateOf.get(`${event.cycle}/${event.lesson.hypothesis}`);
+        line(`[cycle ${event.cycle}]   ${which ? `${which} ` : ''}-> ${evidence(event.lesson, '\n              ')}`);
         break;
+      }
       case 'cycle':
+        printedPhases.clear();
+        candidateOf.clear();
         break;
     }
   };

@@ -31,6 +31,8 @@ export interface RsiConfig {
   noise: { floor: number | null; calibrationRuns: number; minEffect: number | null };
   limits: { timeoutMs: number; memoryGrowth: number; outputBytes: number };
   context: { budgetChars: number; historyCommits: number; conventions?: string; include: string[] };
+  /** `slots` absent: one a core. */
+  evaluation: { slots?: number; parallelTiming: boolean };
 }
 
 /** A secondary metric that must not get worse beyond `tolerance` (relative). */

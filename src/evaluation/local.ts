@@ -1,5 +1,5 @@
 import type { Evaluator } from '../core/evaluator';
-import type { EvaluationOptions, EvaluationPhase, EvaluationProgress } from '../protocol/evaluation';
+import type { EvaluationOptions, EvaluationPhase, EvaluationProgress, Overlay } from '../protocol/evaluation';
 import type { ProgressEvent, RunnerMethods, SandboxSpec } from '../protocol/runner';
 import type { RunnerClient } from '../runner/client';
 
@@ -25,6 +25,11 @@ export class LocalEvaluator implements Evaluator {
 
   evaluate(request: Omit<RunnerMethods['evaluate']['params'], 'sandbox'>, options?: EvaluationOptions) {
     return this.send('evaluate', { ...request, sandbox: this.sandbox }, options);
+  }
+
+  /** Lay `base` into the sandboxes ahead of the requests, taking the workspace's run lock (slot 0). */
+  async prepare(base: Overlay, options: Pick<EvaluationOptions, 'onProgress'> = {}): Promise<void> {
+    await this.queued(() => this.runner.request('prepare', { sandbox: this.sandbox, base }, { onEvent: progressOf(options.onProgress) }));
   }
 
   /** Between cycles: restart a runner whose memory grew, so that a leak never piles up. */

@@ -12,6 +12,11 @@ export interface SandboxSpec {
   workspace: string;
   /** Where sandboxes live: outside the workspace (temp dir, or the extension's storage). */
   storageRoot: string;
+  /**
+   * Which of a pool's sandbox pairs (absent: 0). Slot 0's runner holds the workspace's run lock;
+   * the runner of another slot never takes it and refuses to run unless slot 0 of its own run holds it.
+   */
+  slot?: number;
 }
 
 export interface HistoryParams {

@@ -36,6 +36,8 @@ export class Sandboxes {
       this.dirs = { baseline: prepared.a.dir, candidate: prepared.b.dir };
       this.candidate = prepared.b;
       this.preparedKey = key;
+    } else {
+      await pool.holdLock();
     }
     await this.candidate!.applyCandidate(target.candidate);
     return this.dirs;

@@ -12,9 +12,9 @@ import type { Target } from '../protocol/evaluation';
 
 let pool: SandboxPool | undefined;
 const sandboxes = new Sandboxes(async (spec) => {
-  if (!pool || pool.workspace !== spec.workspace || pool.storageRoot !== spec.storageRoot) {
+  if (!pool || pool.workspace !== spec.workspace || pool.storageRoot !== spec.storageRoot || pool.slot !== (spec.slot ?? 0)) {
     await pool?.release();
-    pool = new SandboxPool(spec.storageRoot, spec.workspace);
+    pool = new SandboxPool(spec.storageRoot, spec.workspace, spec.slot);
   }
   return pool;
 });

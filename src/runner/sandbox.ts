@@ -457,51 +457,62 @@ export async function workspaceStorage(storageRoot: string, workspace: string): 
   return home;
 }
 
-/** The two sandboxes of a workspace, under the workspace's run lock, so that two runs never share them. */
+/**
+ * A sandbox pair of a workspace, under the workspace's run lock, so that two runs never share them.
+ * Slot 0's pair (`a`, `b`) is the one a single runner always used; a pool's slot N has `aN`, `bN`.
+ */
 export class SandboxPool {
   private home: string | undefined;
   private sandboxes: { a: Sandbox; b: Sandbox } | undefined;
   private lock: WorkspaceLock | undefined;
+  private held = false;
 
   constructor(
     readonly storageRoot: string,
     readonly workspace: string,
+    readonly slot = 0,
   ) {}
 
   /**
-   * Take the lock (once; calling again re-prepares for the next cycle), then build or sync both
-   * sandboxes with the overlay as their base state. 'a' runs the baseline, 'b' the candidates.
+   * Hold the lock (see holdLock; calling again re-prepares for the next cycle), then build or sync
+   * both sandboxes with the overlay as their base state. 'a' runs the baseline, 'b' the candidates.
    */
   async acquire(overlay: Record<string, string | null>): Promise<{ a: Sandbox; b: Sandbox } & PrepareResult> {
     const started = performance.now();
-    let lockedNow = false;
+    const first = !this.held;
     this.home ??= await workspaceStorage(this.storageRoot, this.workspace);
     try {
-      if (!this.lock) {
-        this.lock = await WorkspaceLock.take(this.workspace);
-        lockedNow = true;
-      }
-      this.sandboxes ??= { a: new Sandbox(path.join(this.home, 'a')), b: new Sandbox(path.join(this.home, 'b')) };
+      await this.holdLock();
+      this.held = true;
+      const name = (side: string) => (this.slot === 0 ? side : `${side}${this.slot}`);
+      this.sandboxes ??= { a: new Sandbox(path.join(this.home, name('a'))), b: new Sandbox(path.join(this.home, name('b'))) };
       const scan = await scanWorkspace(this.workspace);
       const { a, b } = this.sandboxes;
       const ra = await a.prepare(this.workspace, overlay, scan);
       const rb = await b.prepare(this.workspace, overlay, scan);
       return { a, b, copied: ra.copied + rb.copied, deleted: ra.deleted + rb.deleted, ms: performance.now() - started };
     } catch (error) {
-      if (lockedNow) await this.release();
+      if (first) await this.release();
       throw error;
     }
+  }
+
+  /** Slot 0 takes the run lock, once; another slot checks, each time, that slot 0 of its own run holds it. */
+  async holdLock(): Promise<void> {
+    if (this.slot > 0) await WorkspaceLock.checkHeldBySibling(this.workspace);
+    else this.lock ??= await WorkspaceLock.take(this.workspace);
   }
 
   /** Restore the candidate sandbox and drop the lock; the sandboxes stay on disk for the next run. */
   async release(): Promise<void> {
     const lock = this.lock;
-    if (!lock) return;
+    if (!this.held && !lock) return;
+    this.held = false;
+    this.lock = undefined;
     try {
       await this.sandboxes?.b.reset();
     } finally {
-      this.lock = undefined;
-      await lock.release();
+      await lock?.release();
     }
   }
 }

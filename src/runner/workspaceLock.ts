@@ -163,6 +163,19 @@ export class WorkspaceLock {
     }
   }
 
+  /**
+   * For the runner of a pool's other slot, which never takes the lock: it runs only while a live
+   * runner started by the same engine (slot 0's) holds it. Throws who holds it otherwise, as take
+   * does; no lock at all is the engine's mistake (it starts the other slots after slot 0 took it).
+   */
+  static async checkHeldBySibling(workspace: string): Promise<void> {
+    const file = path.join(await fs.realpath(workspace), LOCK_FILE);
+    const owner = (await readLock(file))?.owner;
+    if (!owner || ownerState(owner, file) === 'stale') throw new Error(`the run lock ${file} is not held: a pool's other slots run only under slot 0's`);
+    const sibling = owner.host === hostname() && owner.pid !== process.pid && owner.engine === process.ppid && owner.engineStart === processStart(process.ppid);
+    if (!sibling) throw inUse(owner, file);
+  }
+
   /** Drop the lock, if it is still ours. */
   async release(): Promise<void> {
     if (!held.delete(this.file)) return;

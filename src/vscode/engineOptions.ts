@@ -21,11 +21,12 @@ export async function engineOptions(
   const storage = context.storageUri ?? context.globalStorageUri;
   const storageRoot = settings.get<string>('sandboxRoot', '') || vscode.Uri.joinPath(storage, 'sandboxes').fsPath;
   const workspace = folder.uri.fsPath;
-  const runner = runners.for(engine, folder);
+  const { evaluation } = await engine.loadConfig(workspace);
+  const slots = runners.for(engine, folder, engine.slotCount(evaluation));
   return {
     workspace,
-    runner,
-    evaluator: new engine.LocalEvaluator(runner, { workspace, storageRoot }),
+    runner: slots[0]!,
+    evaluator: engine.localPool(slots, { workspace, storageRoot }, evaluation),
     storageRoot,
     proposer: proposer ? (proposer as ProposerKind) : undefined,
     proposerOptions: {

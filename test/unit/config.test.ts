@@ -78,3 +78,10 @@ test('guards get a default tolerance; a bad guard names its field and what to fi
     'guards.1.name: "p99" names another guard already: give each guard its own name',
   ]);
 });
+
+test('evaluation: slots default to none named (one a core), timing one at a time; a wrong value is named', () => {
+  assert.deepEqual(parseConfig(JSON.stringify(valid)).evaluation, { parallelTiming: false });
+  assert.deepEqual(parseConfig(JSON.stringify({ ...valid, evaluation: { slots: 3, parallelTiming: true } })).evaluation, { slots: 3, parallelTiming: true });
+  assert.deepEqual(problems({ ...valid, evaluation: { slots: 0 } }), ['evaluation.slots: must be >= 1']);
+  assert.deepEqual(problems({ ...valid, evaluation: { slot: 2 } }), ['evaluation.slot: unknown field; expected one of: slots, parallelTiming']);
+});

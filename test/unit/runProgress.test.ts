@@ -18,6 +18,7 @@ test('shows the stage, then candidate i of n with the runs so far across phases'
   const candidate = { kind: 'candidate', cycle: 2, total: 4, hypothesis: 'x 1 -> 2' } as const;
   progress.update({ ...candidate, index: 0, phase: 'measure', runs: { baseline: 3, candidate: 2 } });
   progress.update({ ...candidate, index: 0, phase: 'measure', runs: { baseline: 3, candidate: 3 } });
+  progress.update({ kind: 'lesson', cycle: 2, lesson: { ...kept(0.01, 'maximize'), hypothesis: 'x 1 -> 2', outcome: 'no-effect' } });
   progress.update({ ...candidate, index: 1, phase: 'measure', runs: { baseline: 1, candidate: 1 } });
   assert.equal(progress.short, 'candidate 2/4 · 8 runs');
   assert.equal(progress.message, 'cycle 2, candidate 2 of 4: measure: x 1 -> 2 (8 runs so far)');
@@ -37,4 +38,18 @@ test('one run is "1 run", not "1 runs"', () => {
   progress.update({ kind: 'candidate', cycle: 1, total: 1, hypothesis: 'x', index: 0, phase: 'gate', runs: { baseline: 0, candidate: 1 } });
   assert.equal(progress.short, 'candidate 1/1 · 1 run');
   assert.match(progress.message, /\(1 run so far\)$/);
+});
+
+test('candidates side by side: both numbers, no flickering hypothesis; one left is shown as before', () => {
+  const progress = new RunProgress();
+  progress.update({ kind: 'stage', cycle: 1, stage: 'candidate', message: 'evaluating' });
+  const candidate = { kind: 'candidate', cycle: 1, total: 4, phase: 'measure' } as const;
+  progress.update({ ...candidate, index: 2, hypothesis: 'c', runs: { baseline: 1, candidate: 1 } });
+  progress.update({ ...candidate, index: 0, hypothesis: 'a', runs: { baseline: 1, candidate: 0 } });
+  assert.equal(progress.short, 'candidates 1, 3/4 · 3 runs');
+  assert.equal(progress.message, 'cycle 1, candidates 1, 3 of 4, side by side (3 runs so far)');
+  progress.update({ kind: 'lesson', cycle: 1, lesson: { ...kept(0.1, 'maximize'), hypothesis: 'c', outcome: 'regressed' } });
+  progress.update({ ...candidate, index: 0, hypothesis: 'a', runs: { baseline: 1, candidate: 1 } });
+  assert.equal(progress.short, 'candidate 1/4 · 4 runs');
+  assert.equal(progress.message, 'cycle 1, candidate 1 of 4: measure: a (4 runs so far)');
 });

@@ -2,6 +2,7 @@
 // the command, what the status bar, lessons tree and report show of it, verdicts, errors, stop.
 import assert from 'node:assert/strict';
 import { promises as fs } from 'node:fs';
+import * as os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import * as vscode from 'vscode';
 import type { Calibration } from '../../../src/core/calibration';
@@ -70,9 +71,11 @@ export const tests: Test[] = [
       const lessons = cycle.cycles[0].lessons;
       assert.ok(lessons.length > 0, 'the cycle recorded no lesson');
       const appended = (await lessonRecords()).slice(before.length);
-      assert.deepEqual(appended.map((r) => (r as Lesson).id), lessons.map((l) => l.id));
-      assert.equal(rsi.controller.runnerPids.length, 1, 'one runner, started by the cycle');
-      assert.deepEqual(runnerChildren(), rsi.controller.runnerPids);
+      // Recorded as decided: candidates evaluated side by side may end in any order.
+      assert.deepEqual(appended.map((r) => (r as Lesson).id).sort(), lessons.map((l) => l.id).sort());
+      const pids = rsi.controller.runnerPids;
+      assert.ok(pids.length >= 1 && pids.length <= Math.min(os.availableParallelism(), lessons.length), `a runner a slot the cycle used, started by it (${pids.length})`);
+      assert.deepEqual(runnerChildren().sort(), [...pids].sort());
       assert.equal(rsi.controller.running, false);
     },
   },
