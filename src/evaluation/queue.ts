@@ -1,0 +1,185 @@
+/**
+ * The Evaluator port over Redis: each request becomes one BullMQ job that one `rsi worker` runs
+ * whole (worker.ts). Requests made together wait in the queue together and spread over the
+ * workers. A job whose worker dies is given to another (attempts, stalled-job checks); a cancelled
+ * request removes its job, or tells the worker running it to stop.
+ */
+import { Queue, QueueEvents, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { CancelledError, fromWire, UserError } from '../protocol/errors';
+import { CANCEL_CHANNEL, cancelledKey, connectRedis, KEY_PREFIX, parseWorkerName, QUEUE_NAME, type JobData, type JobKind, type JobProgress, type JobResult, type Requests } from './jobs';
+import type { EvaluationOptions, Evaluator } from './seam';
+import { SnapshotMissingError, SnapshotUploader } from './snapshot';
+
+/** How often the coordinator looks for listening workers while it has jobs out. */
+const WORKER_CHECK_MS = 2000;
+/** A job that failed this many times (its worker died or stopped each time) is given up. */
+const ATTEMPTS = 3;
+
+export interface QueueEvaluatorOptions {
+  url: string;
+  workspace: string;
+  version: string;
+  /** A/A pairs each worker measures its own noise floor with; null: the config fixes the floor. */
+  calibration: { pairs: number } | null;
+  /** With jobs out and no worker of this version listening for this long, the requests fail. */
+  noWorkerTimeoutMs: number;
+}
+
+interface Pending {
+  job: Job<JobData, JobResult>;
+  onProgress?: EvaluationOptions['onProgress'];
+  reject(error: Error): void;
+}
+
+export class QueueEvaluator implements Evaluator {
+  private readonly pending = new Map<string, Pending>();
+  private readonly snapshots: SnapshotUploader;
+  private snapshotting: Promise<string> | undefined;
+  private workerCheck: NodeJS.Timeout | undefined;
+  /** Since when no worker of this version has listened, while jobs were out. */
+  private unservedSince: number | undefined;
+
+  private constructor(
+    private readonly options: QueueEvaluatorOptions,
+    private readonly redis: Redis,
+    private readonly queue: Queue<JobData, JobResult>,
+    private readonly events: QueueEvents,
+  ) {
+    this.snapshots = new SnapshotUploader(redis, KEY_PREFIX, options.workspace);
+    events.on('progress', ({ jobId, data }) => this.pending.get(jobId)?.onProgress?.(data as JobProgress));
+  }
+
+  /** Connects, or fails at once with one sentence when Redis cannot be reached. */
+  static async connect(options: QueueEvaluatorOptions): Promise<QueueEvaluator> {
+    const redis = await connectRedis(options.url, 'coordinator');
+    const queue = new Queue<JobData, JobResult>(QUEUE_NAME, { connection: redis });
+    const events = new QueueEvents(QUEUE_NAME, { connection: redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true }) });
+    queue.on('error', () => {}); // requests fail with the error itself
+    events.on('error', () => {});
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    return new QueueEvaluator(options, redis, queue, events);
+  }
+
+  gate(request: Requests['gate']['request'], options?: EvaluationOptions) {
+    return this.run('gate', request, options);
+  }
+
+  measure(request: Requests['measure']['request'], options?: EvaluationOptions) {
+    return this.run('measure', request, options);
+  }
+
+  evaluate(request: Requests['evaluate']['request'], options?: EvaluationOptions) {
+    return this.run('evaluate', request, options);
+  }
+
+  /** Cancels what is still out, then closes the connections. */
+  async release(): Promise<void> {
+    await Promise.all([...this.pending.keys()].map((id) => this.cancel(id)));
+    clearInterval(this.workerCheck);
+    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    this.redis.disconnect();
+  }
+
+  private async run<K extends JobKind>(kind: K, request: Requests[K]['request'], options: EvaluationOptions = {}): Promise<Requests[K]['result']> {
+    const { signal } = options;
+    if (signal?.aborted) throw new CancelledError();
+    for (let uploadedAgain = false; ; uploadedAgain = true) {
+      const snapshot = await this.snapshot();
+      const out = await this.once(kind, { version: this.options.version, kind, snapshot, request, calibration: this.options.calibration }, options);
+      if ('result' in out) return out.result as Requests[K]['result'];
+      // The snapshot expired or was evicted from Redis between upload and job: upload it again, once.
+      if (out.error.message.startsWith(SnapshotMissingError.marker) && !uploadedAgain) {
+        this.snapshots.forgetUploads();
+        continue;
+      }
+      const error = fromWire(out.error);
+      if (out.error.kind === 'user') error.message = error.message.replace(SnapshotMissingError.marker, `worker ${out.worker}: `);
+      throw error;
+    }
+  }
+
+  /** One snapshot at a time: requests made together share it. */
+  private snapshot(): Promise<string> {
+    this.snapshotting ??= this.snapshots.snapshot().finally(() => (this.snapshotting = undefined));
+    return this.snapshotting;
+  }
+
+  private async once<K extends JobKind>(kind: K, data: JobData<K>, options: EvaluationOptions): Promise<JobResult<K>> {
+    const job = await this.queue.add(kind, data as JobData, {
+      attempts: ATTEMPTS,
+      removeOnComplete: true,
+      removeOnFail: { age: 24 * 3600 },
+    });
+    const id = job.id!;
+    return new Promise<JobResult<K>>((resolve, reject) => {
+      const onAbort = () => void this.cancel(id);
+      const settle = () => {
+        this.pending.delete(id);
+        options.signal?.removeEventListener('abort', onAbort);
+        if (this.pending.size === 0) this.stopWorkerCheck();
+      };
+      this.pending.set(id, { job, onProgress: options.onProgress, reject: (error) => (settle(), reject(error)) });
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      this.startWorkerCheck();
+      job.waitUntilFinished(this.events).then(
+        (out: JobResult) => (settle(), resolve(out as JobResult<K>)),
+        (error: Error) => {
+          if (!this.pending.has(id)) return; // already settled: cancelled, or no worker
+          settle();
+          reject(new UserError(`the queue gave up on a ${kind} request after ${ATTEMPTS} attempts: ${error.message}`));
+        },
+      );
+    });
+  }
+
+  /** Removes a job still waiting, or tells the worker running it to stop; the request ends as cancelled. */
+  private async cancel(id: string): Promise<void> {
+    const pending = this.pending.get(id);
+    if (!pending) return;
+    pending.reject(new CancelledError());
+    const removed = await pending.job.remove().then(
+      () => true,
+      () => false, // taken by a worker (locked): tell it
+    );
+    if (!removed) {
+      await this.redis.set(cancelledKey(id), '1', 'EX', 24 * 3600).catch(() => undefined);
+      await this.redis.publish(CANCEL_CHANNEL, id).catch(() => undefined);
+    }
+  }
+
+  private startWorkerCheck(): void {
+    this.workerCheck ??= setInterval(() => void this.checkWorkers(), WORKER_CHECK_MS);
+  }
+
+  private stopWorkerCheck(): void {
+    clearInterval(this.workerCheck);
+    this.workerCheck = undefined;
+    this.unservedSince = undefined;
+  }
+
+  /** With jobs out, are workers of this version listening? Long enough without any, every request fails with why. */
+  private async checkWorkers(): Promise<void> {
+    const { version, url, noWorkerTimeoutMs } = this.options;
+    const workers = await this.queue.getWorkers().catch(() => undefined);
+    if (!workers) return; // this Redis does not list its clients: no check
+    const named = workers.map((w) => parseWorkerName(String(w.rawname ?? '').split(':w:')[1] ?? ''));
+    if (named.some((w) => w?.version === version)) {
+      this.unservedSince = undefined;
+      return;
+    }
+    this.unservedSince ??= Date.now();
+    if (Date.now() - this.unservedSince < noWorkerTimeoutMs) return;
+    const others = named.filter((w) => w !== undefined);
+    const seconds = Math.round(noWorkerTimeoutMs / 1000);
+    const message =
+      others.length > 0
+        ? `the workers on ${url} run another rsi version (${others.map((w) => `${w.worker} runs ${w.version}`).join(', ')}) and this cycle runs ${version}: run the same version on both`
+        : `no rsi worker has listened on ${url} for ${seconds} s: start one with \`rsi worker --queue ${url}\``;
+    for (const id of [...this.pending.keys()]) {
+      const pending = this.pending.get(id)!;
+      pending.reject(new UserError(message));
+      await pending.job.remove().catch(() => undefined);
+    }
+  }
+}

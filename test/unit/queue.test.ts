@@ -1,0 +1,126 @@
+/**
+ * The queue backend between a coordinator (QueueEvaluator) and workers (serveQueue) in this
+ * process, on a redis-server of the test's own, with a scripted local evaluator on the worker.
+ */
+import assert from 'node:assert/strict';
+import { mkdtempSync, promises as fs } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { after, before, test } from 'node:test';
+import { QueueEvaluator, type QueueEvaluatorOptions } from '../../src/evaluation/queue';
+import type { EvaluationOptions, EvaluationRequest, Evaluator } from '../../src/evaluation/seam';
+import { serveQueue } from '../../src/evaluation/worker';
+import { errorKind } from '../../src/protocol/errors';
+import { waitFor } from '../processes';
+import { freePort, startRedis, type RedisServer } from '../redisServer';
+
+let server: RedisServer;
+let workspace: string;
+
+before(async () => {
+  server = await startRedis();
+  workspace = await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-queue-ws-'));
+  await fs.writeFile(path.join(workspace, 'bench.js'), 'console.log(42)\n');
+});
+
+after(() => server.stop());
+
+const request: EvaluationRequest = {
+  base: {},
+  candidate: { 'bench.js': 'console.log(41)\n' },
+  gate: [],
+  limits: { timeoutMs: 10_000, outputBytes: 1 << 16 },
+  metric: { command: 'node bench.js' },
+  sampling: { minRuns: 4, maxRuns: 8, alpha: 0.05, direction: 'minimize', deterministic: false, noiseFloor: 0.5, minEffect: 0.01 },
+  confirm: false,
+};
+
+/** A worker in this process whose local evaluator runs `evaluate`; stop() ends it. */
+function startWorker(evaluate: (workspace: string, request: EvaluationRequest, options: EvaluationOptions) => Promise<object>, version = '1.0.0') {
+  const controller = new AbortController();
+  const logs: string[] = [];
+  const local = (dir: string): Evaluator => ({
+    gate: async () => ({ ok: true, ms: 1 }),
+    measure: async () => ({ baseline: [10, 11, 10, 11], candidate: [10, 11, 11, 10] }),
+    evaluate: async (r, o) => ({ outcome: 'kept', ...(await evaluate(dir, r, o ?? {})) }),
+    release: async () => {},
+  });
+  const served = serveQueue({ url: server.url, version, storage: mkdtempSync(path.join(os.tmpdir(), 'rsi-worker-')), host: 'testhost', localEvaluator: local, log: (l) => logs.push(l), signal: controller.signal });
+  return { logs, served, stop: () => (controller.abort(), served) };
+}
+
+async function coordinator(options: Partial<QueueEvaluatorOptions> = {}): Promise<QueueEvaluator> {
+  return QueueEvaluator.connect({ url: server.url, workspace, version: '1.0.0', calibration: { pairs: 4 }, noWorkerTimeoutMs: 60_000, ...options });
+}
+
+test('an evaluation runs whole on a worker, on the workspace rebuilt there, with its progress and its own noise floor', async () => {
+  const worker = startWorker(async (dir, r, o) => {
+    o.onProgress?.({ kind: 'phase', phase: 'measure', runs: { baseline: 1, candidate: 1 } });
+    return { seen: await fs.readFile(path.join(dir, 'bench.js'), 'utf8'), candidate: r.candidate, floor: r.sampling.noiseFloor };
+  });
+  const evaluator = await coordinator();
+  try {
+    const progress: unknown[] = [];
+    const result = await evaluator.evaluate(request, { onProgress: (e) => progress.push(e) });
+    assert.equal(result.seen, 'console.log(42)\n');
+    assert.deepEqual(result.candidate, request.candidate);
+    assert.match(String(result.worker), new RegExp(`^testhost:${process.pid}$`));
+    // The worker's floor (A/A pairs that differ by about 5%) replaced the coordinator's 50%.
+    assert.ok(typeof result.floor === 'number' && result.floor > 0 && result.floor < 0.5, String(result.floor));
+    assert.ok(progress.some((e) => (e as { kind: string; worker?: string }).kind === 'phase' && (e as { worker?: string }).worker === result.worker), JSON.stringify(progress));
+  } finally {
+    await evaluator.release();
+    await worker.stop();
+  }
+});
+
+test('a worker of another rsi version refuses the job: one sentence on both sides', async () => {
+  const worker = startWorker(async () => ({}), '0.9.0');
+  const evaluator = await coordinator();
+  try {
+    await assert.rejects(evaluator.evaluate(request), (err: Error) => errorKind(err) === 'user' && /runs rsi 0\.9\.0 and this cycle rsi 1\.0\.0: run the same version on both/.test(err.message));
+    assert.ok(worker.logs.some((l) => /refused, it comes from rsi 1\.0\.0 and this worker runs rsi 0\.9\.0/.test(l)), worker.logs.join('\n'));
+  } finally {
+    await evaluator.release();
+    await worker.stop();
+  }
+});
+
+test('with no worker listening, a request fails after the configured wait with what to do', async () => {
+  const evaluator = await coordinator({ noWorkerTimeoutMs: 1 });
+  try {
+    await assert.rejects(evaluator.evaluate(request), /no rsi worker has listened on redis:\/\/127\.0\.0\.1:\d+ for 0 s: start one with `rsi worker --queue/);
+  } finally {
+    await evaluator.release();
+  }
+});
+
+test('a cancelled request stops the worker running it', async () => {
+  let started!: () => void;
+  const running = new Promise<void>((resolve) => (started = resolve));
+  let abortedOnWorker = false;
+  const worker = startWorker(
+    (_dir, _r, o) =>
+      new Promise((_, reject) => {
+        started();
+        o.signal?.addEventListener('abort', () => ((abortedOnWorker = true), reject(new Error('aborted'))));
+      }),
+  );
+  const evaluator = await coordinator({ calibration: null });
+  try {
+    const controller = new AbortController();
+    const result = evaluator.evaluate(request, { signal: controller.signal });
+    await running;
+    controller.abort();
+    await assert.rejects(result, (err) => errorKind(err) === 'cancelled');
+    assert.ok(await waitFor(() => abortedOnWorker, 10_000), 'the worker was told to stop');
+  } finally {
+    await evaluator.release();
+    await worker.stop();
+  }
+});
+
+test('a Redis that cannot be reached is one sentence, at once', async () => {
+  const url = `redis://127.0.0.1:${await freePort()}`;
+  await assert.rejects(QueueEvaluator.connect({ url, workspace, version: '1.0.0', calibration: null, noWorkerTimeoutMs: 1000 }), (err: Error) => errorKind(err) === 'user' && err.message.startsWith(`cannot reach the queue's Redis at ${url} (`));
+});
