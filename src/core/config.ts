@@ -31,6 +31,8 @@ export interface RsiConfig {
   noise: { floor: number | null; calibrationRuns: number; minEffect: number | null };
   limits: { timeoutMs: number; memoryGrowth: number; outputBytes: number };
   context: { budgetChars: number; historyCommits: number; conventions?: string; include: string[] };
+  /** Where candidates are evaluated: here, or by the workers of a Redis queue. */
+  evaluation: { queue: string | null; waitForWorkersSeconds: number };
 }
 
 export const CONFIG_FILE = path.join('.rsi', 'config.json');

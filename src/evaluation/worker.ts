@@ -37,7 +37,7 @@ export interface WorkerOptions {
   signal: AbortSignal;
 }
 
-/** A calibrated floor, per metric and base. */
+/** A calibrated floor, per metric and snapshot. */
 interface Calibrations {
   [key: string]: { floor: number; pairs: number; time: string };
 }
@@ -143,14 +143,15 @@ class JobHandler {
   }
 
   /**
-   * The request with this worker's own noise floor: measured once per metric and base on this
-   * machine with A/A pairs, then cached. The bar is then max(this floor, the request's minimum
+   * The request with this worker's own noise floor: measured once per metric and workspace snapshot
+   * on this machine with A/A pairs (on the request's base), then cached. Not per base: kept winners
+   * change the base every cycle, and a small change of code barely changes a machine's noise. The bar is then max(this floor, the request's minimum
    * effect), as on a local run; a deterministic metric, or a floor the config fixes, needs none.
    */
   private async calibrated(data: JobData<'evaluate'>, evaluator: Evaluator, run: EvaluationOptions): Promise<EvaluationRequest> {
     const { request, calibration } = data;
     if (request.sampling.deterministic || !calibration) return request;
-    const key = createHash('sha256').update(JSON.stringify([data.snapshot, request.base, request.metric])).digest('hex');
+    const key = createHash('sha256').update(JSON.stringify([data.snapshot, request.metric])).digest('hex');
     this.calibrations ??= await fs.readFile(this.calibrationFile, 'utf8').then((text) => JSON.parse(text) as Calibrations, () => ({}));
     let known = this.calibrations[key];
     if (!known) {
