@@ -117,22 +117,20 @@ export class SnapshotUploader {
 
 /** The worker's side: a blob cache on disk and the workspaces materialized from manifests. */
 export class SnapshotStore {
-  private readonly blobs: string;
-  private readonly workspaces: string;
-
+  /**
+   * `blobs` may be shared by the workers of a machine (each blob is written whole, then renamed);
+   * `workspaces` is this worker's own (a run locks the workspace it runs on).
+   */
   constructor(
     private readonly redis: Redis,
     private readonly prefix: string,
-    storage: string,
-  ) {
-    this.blobs = path.join(storage, 'blobs');
-    this.workspaces = path.join(storage, 'workspaces');
-  }
+    private readonly dirs: { blobs: string; workspaces: string },
+  ) {}
 
   /** The folder holding the snapshot's files, built once per manifest; SnapshotMissingError when Redis lacks part of it. */
   async materialize(id: string): Promise<string> {
-    const dir = path.join(this.workspaces, id.slice(0, 16));
-    const done = path.join(this.workspaces, `${id.slice(0, 16)}.done`);
+    const dir = path.join(this.dirs.workspaces, id.slice(0, 16));
+    const done = path.join(this.dirs.workspaces, `${id.slice(0, 16)}.done`);
     if (await exists(done)) {
       await fs.utimes(done, new Date(), new Date()); // the newest are kept
       return dir;
@@ -160,7 +158,7 @@ export class SnapshotStore {
   }
 
   private blobPath(hash: string): string {
-    return path.join(this.blobs, hash.slice(0, 2), hash);
+    return path.join(this.dirs.blobs, hash.slice(0, 2), hash);
   }
 
   private async fetchBlobs(manifest: Manifest): Promise<void> {
@@ -189,11 +187,11 @@ export class SnapshotStore {
 
   /** Keep the newest materialized workspaces; the blobs stay (they make the next one cheap). */
   private async prune(): Promise<void> {
-    const marks = (await fs.readdir(this.workspaces)).filter((name) => name.endsWith('.done'));
-    const dated = await Promise.all(marks.map(async (name) => ({ name, at: (await fs.stat(path.join(this.workspaces, name))).mtimeMs })));
+    const marks = (await fs.readdir(this.dirs.workspaces)).filter((name) => name.endsWith('.done'));
+    const dated = await Promise.all(marks.map(async (name) => ({ name, at: (await fs.stat(path.join(this.dirs.workspaces, name))).mtimeMs })));
     for (const { name } of dated.sort((a, b) => b.at - a.at).slice(KEEP_WORKSPACES)) {
-      await fs.rm(path.join(this.workspaces, name));
-      await fs.rm(path.join(this.workspaces, name.slice(0, -'.done'.length)), { recursive: true, force: true });
+      await fs.rm(path.join(this.dirs.workspaces, name));
+      await fs.rm(path.join(this.dirs.workspaces, name.slice(0, -'.done'.length)), { recursive: true, force: true });
     }
   }
 }

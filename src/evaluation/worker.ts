@@ -27,11 +27,14 @@ const STALLED_INTERVAL_MS = 5_000;
 export interface WorkerOptions {
   url: string;
   version: string;
-  /** Where snapshots are cached and materialized, and the worker's calibrations kept. */
+  /**
+   * The workers' folder on this machine: the blob cache and the calibrations, shared by its workers,
+   * and a folder per worker process (its pid) for its workspaces and sandboxes, removed when it stops.
+   */
   storage: string;
   host: string;
-  /** A local evaluator over a materialized workspace (one at a time: the previous is released first). */
-  localEvaluator(workspace: string): Evaluator;
+  /** A local evaluator over a materialized workspace, its sandboxes under `sandboxRoot` (one at a time: the previous is released first). */
+  localEvaluator(workspace: string, sandboxRoot: string): Evaluator;
   log(line: string): void;
   /** Stops serving: an active job is put back for another worker. */
   signal: AbortSignal;
@@ -46,9 +49,12 @@ interface Calibrations {
 export async function serveQueue(options: WorkerOptions): Promise<void> {
   const { url, version, log } = options;
   const redis = await connectRedis(url, 'worker');
+  const own = path.join(options.storage, String(process.pid));
+  await removeLeftovers(options.storage);
+  await fs.mkdir(own, { recursive: true });
   const name = workerName(version, options.host, process.pid);
   const me = name.slice(name.indexOf('/') + 1);
-  const handler = new JobHandler(options, me, redis);
+  const handler = new JobHandler(options, me, redis, own);
   const worker = new Worker<JobData, JobResult>(QUEUE_NAME, (job, _token, signal) => handler.run(job, signal!), {
     connection: redis,
     concurrency: 1,
@@ -81,6 +87,24 @@ export async function serveQueue(options: WorkerOptions): Promise<void> {
     await worker.close();
     await handler.release();
     redis.disconnect();
+    await fs.rm(own, { recursive: true, force: true });
+  }
+}
+
+/** The folders of this machine's workers that died without removing theirs. */
+async function removeLeftovers(storage: string): Promise<void> {
+  const names = await fs.readdir(storage).catch(() => []);
+  for (const name of names) {
+    if (/^\d+$/.test(name) && !isAlive(Number(name))) await fs.rm(path.join(storage, name), { recursive: true, force: true });
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
   }
 }
 
@@ -95,8 +119,9 @@ class JobHandler {
     private readonly options: WorkerOptions,
     private readonly worker: string,
     private readonly redis: Redis,
+    private readonly own: string,
   ) {
-    this.snapshots = new SnapshotStore(redis, KEY_PREFIX, options.storage);
+    this.snapshots = new SnapshotStore(redis, KEY_PREFIX, { blobs: path.join(options.storage, 'blobs'), workspaces: path.join(own, 'workspaces') });
     this.calibrationFile = path.join(options.storage, 'calibrations.json');
   }
 
@@ -109,7 +134,7 @@ class JobHandler {
       return fail({ kind: 'user', message: `worker ${this.worker} runs rsi ${version} and this cycle rsi ${data.version}: run the same version on both` });
     }
     if (await this.redis.exists(cancelledKey(job.id!))) return fail({ kind: 'cancelled', message: 'cancelled' });
-    log(`job ${job.id}: ${data.kind}${job.attemptsMade > 0 ? ` (attempt ${job.attemptsMade + 1})` : ''}`);
+    log(`job ${job.id}: ${data.kind}${job.attemptsStarted > 1 ? ` (attempt ${job.attemptsStarted})` : ''}`);
     const onProgress = (event: EvaluationProgress) => void job.updateProgress({ ...event, worker: this.worker } satisfies JobProgress).catch(() => undefined);
     try {
       const evaluator = await this.evaluatorFor(await this.snapshots.materialize(data.snapshot));
@@ -138,7 +163,7 @@ class JobHandler {
   private async evaluatorFor(workspace: string): Promise<Evaluator> {
     if (this.current?.workspace === workspace) return this.current.evaluator;
     await this.release();
-    this.current = { workspace, evaluator: this.options.localEvaluator(workspace) };
+    this.current = { workspace, evaluator: this.options.localEvaluator(workspace, path.join(this.own, 'sandboxes')) };
     return this.current.evaluator;
   }
 
@@ -152,18 +177,24 @@ class JobHandler {
     const { request, calibration } = data;
     if (request.sampling.deterministic || !calibration) return request;
     const key = createHash('sha256').update(JSON.stringify([data.snapshot, request.metric])).digest('hex');
-    this.calibrations ??= await fs.readFile(this.calibrationFile, 'utf8').then((text) => JSON.parse(text) as Calibrations, () => ({}));
+    this.calibrations ??= await this.readCalibrations();
     let known = this.calibrations[key];
     if (!known) {
       run.onProgress?.({ kind: 'log', message: `worker ${this.worker}: measuring its noise floor (${calibration.pairs} A/A pairs)` });
       const aa = await evaluator.measure({ base: request.base, candidate: request.base, metric: request.metric, limits: request.limits, pairs: calibration.pairs }, run);
       known = { floor: noiseFloor(aa.baseline, aa.candidate, request.sampling.maxRuns), pairs: calibration.pairs, time: new Date().toISOString() };
-      this.calibrations[key] = known;
-      await fs.mkdir(path.dirname(this.calibrationFile), { recursive: true });
-      await fs.writeFile(this.calibrationFile, JSON.stringify(this.calibrations, null, 2) + '\n');
+      // Other workers of this machine may have added theirs since: merge, then replace the file whole.
+      this.calibrations = { ...(await this.readCalibrations()), [key]: known };
+      const tmp = `${this.calibrationFile}.${process.pid}.tmp`;
+      await fs.writeFile(tmp, JSON.stringify(this.calibrations, null, 2) + '\n');
+      await fs.rename(tmp, this.calibrationFile);
       this.options.log(`calibrated: noise floor ${(known.floor * 100).toFixed(2)}% for \`${request.metric.command}\``);
     }
     return { ...request, sampling: { ...request.sampling, noiseFloor: known.floor } };
+  }
+
+  private readCalibrations(): Promise<Calibrations> {
+    return fs.readFile(this.calibrationFile, 'utf8').then((text) => JSON.parse(text) as Calibrations, () => ({}));
   }
 
   async release(): Promise<void> {

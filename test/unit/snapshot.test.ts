@@ -29,6 +29,11 @@ async function workspace(files: Record<string, string>): Promise<string> {
   return dir;
 }
 
+async function workerDirs(): Promise<{ blobs: string; workspaces: string }> {
+  const dir = await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-worker-'));
+  return { blobs: path.join(dir, 'blobs'), workspaces: path.join(dir, 'workspaces') };
+}
+
 async function tree(dir: string): Promise<Record<string, string>> {
   const out: Record<string, string> = {};
   for (const entry of await fs.readdir(dir, { recursive: true, withFileTypes: true })) {
@@ -45,7 +50,7 @@ test('a worker rebuilds the workspace exactly: files, modes and symlinks, withou
   await fs.chmod(path.join(ws, 'run.sh'), 0o755);
   await fs.symlink('src/a.js', path.join(ws, 'link.js'));
   const id = await new SnapshotUploader(redis, 't1', ws).snapshot();
-  const dir = await new SnapshotStore(redis, 't1', await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-worker-'))).materialize(id);
+  const dir = await new SnapshotStore(redis, 't1', await workerDirs()).materialize(id);
   assert.deepEqual(await tree(dir), {
     '.rsi/config.json': '644 {}',
     'link.js': '-> src/a.js',
@@ -73,7 +78,7 @@ test('a snapshot whose blob is gone from Redis is a clear error, not a crash', a
   const ws = await workspace({ 'src/main.js': 'x' });
   const id = await new SnapshotUploader(redis, 't3', ws).snapshot();
   await redis.del(...(await redis.keys('t3:blob:*')));
-  const store = new SnapshotStore(redis, 't3', await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-worker-')));
+  const store = new SnapshotStore(redis, 't3', await workerDirs());
   await assert.rejects(store.materialize(id), (err: Error) => err instanceof SnapshotMissingError && /src\/main\.js of the workspace snapshot is not in Redis/.test(err.message));
   await assert.rejects(store.materialize('0'.repeat(64)), /snapshot 000000000000 is not in Redis/);
 });
