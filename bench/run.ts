@@ -6,7 +6,7 @@
  * To add a measurement: write a `Measurement` (name, how, run(ctx) -> rows) and list it below.
  * Env: BENCH_ONLY=comma-separated name prefixes; BENCH_DECISION_SLOTS, BENCH_DECISION_MINUTES, BENCH_DECISION_RESAMPLED, BENCH_START_RUNS,
  * BENCH_SANDBOX_REPS, BENCH_RESET_RUNS, BENCH_SPARSE_REPS, BENCH_AGENT_REPS, BENCH_AGENT_RESETS, BENCH_HISTORY_REPS, BENCH_LESSONS_RUNS,
- * BENCH_CYCLES, BENCH_TUNER_SEEDS, BENCH_TUNER_CYCLES; BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
+ * BENCH_CYCLES, BENCH_TUNER_SEEDS, BENCH_TUNER_CYCLES, BENCH_QUEUE_REPS, BENCH_QUEUE_CYCLES; BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
  */
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -19,6 +19,7 @@ import { lessonsListing } from './lessons';
 import { longRun } from './longRun';
 import { Context, formatTable, progress, type Measurement, type Row } from './lib';
 import { profileOverhead, promptSize, promptWithProfile } from './prompt';
+import { queueThroughput } from './queue';
 import { runnerColdStart } from './runner';
 import { sandboxBuild, sandboxReset } from './sandbox';
 import { sparseCopy } from './sparse';
@@ -38,6 +39,7 @@ const MEASUREMENTS: Measurement[] = [
   promptWithProfile,
   longRun,
   tunerSearch,
+  queueThroughput,
 ];
 
 const RESULTS = path.resolve(__dirname, '..', '.cache', 'bench-results.json');
