@@ -34,6 +34,8 @@ interface Pending {
 
 export class QueueEvaluator implements Evaluator {
   private readonly pending = new Map<string, Pending>();
+  /** Cancels still being sent: release() waits for them before closing the connection. */
+  private readonly cancelling = new Set<Promise<void>>();
   private readonly snapshots: SnapshotUploader;
   private snapshotting: Promise<string> | undefined;
   private workerCheck: NodeJS.Timeout | undefined;
@@ -75,7 +77,8 @@ export class QueueEvaluator implements Evaluator {
 
   /** Cancels what is still out, then closes the connections. */
   async release(): Promise<void> {
-    await Promise.all([...this.pending.keys()].map((id) => this.cancel(id)));
+    for (const id of this.pending.keys()) this.cancel(id);
+    await Promise.all(this.cancelling);
     clearInterval(this.workerCheck);
     await Promise.allSettled([this.events.close(), this.queue.close()]);
     this.redis.disconnect();
@@ -113,7 +116,7 @@ export class QueueEvaluator implements Evaluator {
     });
     const id = job.id!;
     return new Promise<JobResult<K>>((resolve, reject) => {
-      const onAbort = () => void this.cancel(id);
+      const onAbort = () => this.cancel(id);
       const settle = () => {
         this.pending.delete(id);
         options.signal?.removeEventListener('abort', onAbort);
@@ -133,19 +136,22 @@ export class QueueEvaluator implements Evaluator {
     });
   }
 
-  /** Removes a job still waiting, or tells the worker running it to stop; the request ends as cancelled. */
-  private async cancel(id: string): Promise<void> {
+  /** Ends the request as cancelled at once, then removes its job if still queued, or tells the worker running it to stop. */
+  private cancel(id: string): void {
     const pending = this.pending.get(id);
     if (!pending) return;
     pending.reject(new CancelledError());
-    const removed = await pending.job.remove().then(
-      () => true,
-      () => false, // taken by a worker (locked): tell it
-    );
-    if (!removed) {
+    const sent = (async () => {
+      const removed = await pending.job.remove().then(
+        () => true,
+        () => false, // taken by a worker (locked): tell it
+      );
+      if (removed) return;
       await this.redis.set(cancelledKey(id), '1', 'EX', 24 * 3600).catch(() => undefined);
       await this.redis.publish(CANCEL_CHANNEL, id).catch(() => undefined);
-    }
+    })();
+    this.cancelling.add(sent);
+    void sent.finally(() => this.cancelling.delete(sent));
   }
 
   private startWorkerCheck(): void {
