@@ -19,7 +19,7 @@ import { noiseFloor } from '../src/core/calibration';
 import { seededRandom } from '../src/core/random';
 import { judge, median, type SamplingPolicy } from '../src/core/stats';
 import { sample } from '../src/runner/measure';
-import type { MetricSpec } from '../src/runner/protocol';
+import type { MetricSpec } from '../src/protocol/metric';
 import { envInt, progress, type Context, type Measurement, type Row } from './lib';
 import * as previous from './previousJudge';
 

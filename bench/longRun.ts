@@ -9,6 +9,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { runCycles } from '../src/core/cycle';
+import { LocalEvaluator } from '../src/evaluation/local';
 import { RunnerClient } from '../src/runner/client';
 import { envInt, MiB, progress, type Context, type Measurement, type Row } from './lib';
 import { RUNNER_PATH } from './runner';
@@ -60,12 +61,14 @@ export const longRun: Measurement = {
         runnerRss.push(rssBytes);
       }, () => undefined);
     let pinged = Promise.resolve();
+    const storageRoot = await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-bench-longrun-'));
     try {
       await runCycles(
         {
           workspace: ws,
           runner,
-          storageRoot: await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-bench-longrun-')),
+          evaluator: new LocalEvaluator(runner, { workspace: ws, storageRoot }),
+          storageRoot,
           onEvent: (event) => {
             if (event.kind !== 'cycle') return;
             gc();

@@ -222,7 +222,6 @@ async function profiledPrompt(workspace: string, ctx: Context): Promise<{ text: 
   const storageRoot = await ctx.freshDir('prompt-profile-storage');
   const runner = new RunnerClient({ runnerPath: RUNNER_PATH, log: progress });
   try {
-    await runner.request('prepare', { workspace, storageRoot, overlay: {} });
     const text = await contextPrompt({
       workspace,
       config,

@@ -22,6 +22,7 @@ import { errorKind, userMessage } from './protocol/errors';
 import { listTargetFiles, readTextOrNull } from './core/workspace';
 import { AgentWorkingCopy } from './runner/agentCopy';
 import { RunnerClient } from './runner/client';
+import { LocalEvaluator } from './evaluation/local';
 
 const USAGE = `usage:
   rsi cycle [--cycles N] [--proposer NAME] [--auto-accept] [--json] [--workspace DIR]
@@ -99,6 +100,7 @@ async function main(argv: string[]): Promise<number> {
   const options = {
     workspace,
     runner,
+    evaluator: new LocalEvaluator(runner, { workspace, storageRoot: storageRoot() }),
     storageRoot: storageRoot(),
     proposer: proposerName as ProposerKind | undefined,
     proposerOptions: { workingCopy: new AgentWorkingCopy(storageRoot(), workspace) },
@@ -229,10 +231,7 @@ async function printContext(workspace: string, debug: (line: string) => void): P
       baseline: measured && { median: measured.median, n: measured.n, deterministic },
       noiseFloor: config.noise.floor ?? calibration?.floor,
       history: historyFromRunner(runner, workspace, storageRoot(), config),
-      profile: async (key) => {
-        await runner.request('prepare', { workspace, storageRoot: storageRoot(), overlay: {} });
-        return profileFromRunner(runner, workspace, storageRoot(), config, { log: (message) => process.stderr.write(`${message}\n`) })(key);
-      },
+      profile: profileFromRunner(runner, workspace, storageRoot(), config, { log: (message) => process.stderr.write(`${message}\n`) }),
       log: (message) => process.stderr.write(`${message}\n`),
     });
     process.stdout.write(text);

@@ -7,5 +7,6 @@ export { calibrate } from './core/calibration';
 export { loadConfig } from './core/config';
 export { runCycles } from './core/cycle';
 export { AgentWorkingCopy } from './runner/agentCopy';
+export { LocalEvaluator } from './evaluation/local';
 export { RunnerClient } from './runner/client';
 export { createLmProposer } from './vscode/lmProposer';

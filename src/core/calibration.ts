@@ -1,9 +1,11 @@
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { MetricSpec, Side } from '../runner/protocol';
-import { loadConfig, metricSpec, type RsiConfig } from './config';
+import type { Overlay } from '../protocol/evaluation';
 import type { EngineOptions } from './cycle';
+import { UserError } from '../protocol/errors';
+import type { MetricSpec, Side } from '../protocol/metric';
+import { loadConfig, metricSpec, type RsiConfig } from './config';
 import { seededRandom } from './random';
 import { isConstant, median, pairedDifferences, pairSpread } from './stats';
 
@@ -94,21 +96,20 @@ export interface NoiseMeasurement {
   peakRssBytes: number;
 }
 
-export async function measureNoise(options: EngineOptions, config: RsiConfig, metric: MetricSpec): Promise<NoiseMeasurement> {
-  const { runner, signal } = options;
-  await runner.request('setCandidate', { files: {} }, { signal });
+export async function measureNoise(options: EngineOptions, config: RsiConfig, metric: MetricSpec, target: { base: Overlay; hiddenEnv?: string[] }): Promise<NoiseMeasurement> {
   const conditions = currentConditions(); // before the runs add their own load
   const runs = config.noise.calibrationRuns;
-  const values: Record<Side, number[]> = { baseline: [], candidate: [] };
-  let peakRssBytes = 0;
-  for (let i = 0; i < runs; i++) {
-    for (const side of ['baseline', 'candidate'] as const) {
-      const sample = await runner.request('sample', { metric, side, runs: 1 }, { signal });
-      values[side].push(...sample.values);
-      peakRssBytes = Math.max(peakRssBytes, sample.peakRssBytes);
-    }
-    options.onEvent?.({ kind: 'calibration', pairs: i + 1, total: runs });
-  }
+  const { minRuns, maxRuns, alpha } = config.sampling;
+  const measured = await options.evaluator.measure(
+    { ...target, candidate: {}, metric, pairs: runs, sampling: { minRuns, maxRuns, alpha, direction: config.metric.direction, deterministic: false, noiseFloor: 0, minEffect: 0 } },
+    {
+      signal: options.signal,
+      onProgress: (event) => event.kind === 'phase' && options.onEvent?.({ kind: 'calibration', pairs: event.runs.candidate, total: runs }),
+    },
+  );
+  if (!measured.ok) throw new UserError(`the metric fails on the unmodified workspace: ${measured.detail}`);
+  const values: Record<Side, number[]> = { baseline: measured.baseline, candidate: measured.candidate };
+  const peakRssBytes = Math.max(measured.peakRssBytes.baseline, measured.peakRssBytes.candidate);
   const all = [...values.baseline, ...values.candidate];
   const calibration: Calibration = {
     v: 1,
@@ -127,16 +128,15 @@ export async function measureNoise(options: EngineOptions, config: RsiConfig, me
 
 /** `rsi calibrate`: measure the noise floor of the workspace's metric afresh and cache it; `previous` is the one it replaced. */
 export async function calibrate(options: EngineOptions): Promise<Calibration & { previous?: Calibration }> {
-  const { workspace, runner, signal } = options;
+  const { workspace } = options;
   const config = await loadConfig(workspace);
   const previous = await readCalibration(workspace, config.metric.command);
   options.onEvent?.({ kind: 'log', message: `calibrating: ${config.noise.calibrationRuns} A/A pairs of \`${config.metric.command}\` on two identical sandboxes, interleaved` });
-  await runner.request('prepare', { workspace, storageRoot: options.storageRoot, overlay: {} }, { signal });
   try {
-    const { calibration } = await measureNoise(options, config, metricSpec(config));
+    const { calibration } = await measureNoise(options, config, metricSpec(config), { base: {} });
     await writeCalibration(workspace, calibration);
     return { ...calibration, ...(previous && { previous }) };
   } finally {
-    await runner.request('release', {}).catch(() => undefined);
+    await options.evaluator.release().catch(() => undefined);
   }
 }

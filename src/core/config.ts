@@ -2,13 +2,11 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import Ajv, { type ErrorObject } from 'ajv';
 import schema from '../../schemas/config.schema.json';
-import type { MetricSpec } from '../runner/protocol';
+import type { MetricReader, MetricSpec } from '../protocol/metric';
 import { UserError } from '../protocol/errors';
 import type { Direction } from './lessons';
 
-/** How the metric's number is read from a run. */
-export type MetricReader = 'wallTime' | 'cpuTime' | { regex: string } | { json: string };
-
+export type { MetricReader };
 export type ProposerConfig =
   | 'tuner'
   | { kind: 'tuner' }

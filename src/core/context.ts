@@ -8,8 +8,9 @@
  */
 import { createHash } from 'node:crypto';
 import * as path from 'node:path';
-import type { RunnerClient } from '../runner/client';
-import type { HistoryResult, ProfiledFunction, ProfileResult } from '../runner/protocol';
+import type { Overlay } from '../protocol/evaluation';
+import type { RunnerRequests } from '../protocol/runner';
+import type { HistoryResult, ProfiledFunction, ProfileResult } from '../protocol/runner';
 import { metricSpec, type RsiConfig } from './config';
 import { fitSection, gitDigest, lessonDigest, lessonFunctions, profileDigest, searchStateGroups, type GitInsight, type Section } from './digest';
 import type { Direction, Lesson, Verdict } from './lessons';
@@ -326,14 +327,21 @@ async function baselineProfile(sources: PromptSources, files: TargetFile[]): Pro
   }
 }
 
-/** The runner profiles a baseline run in the baseline sandbox (prepared first) and caches the summary. */
-export function profileFromRunner(runner: RunnerClient, workspace: string, storageRoot: string, config: RsiConfig, options: { signal?: AbortSignal; log?: (message: string) => void } = {}) {
+/** The runner profiles a baseline run (the workspace with `base` laid over it) in its baseline sandbox and caches the summary. */
+export function profileFromRunner(
+  runner: RunnerRequests,
+  workspace: string,
+  storageRoot: string,
+  config: RsiConfig,
+  options: { base?: Overlay; hiddenEnv?: string[]; signal?: AbortSignal; log?: (message: string) => void } = {},
+) {
+  const { base = {}, hiddenEnv, signal, log } = options;
   return (key: string) =>
-    runner.request('profile', { workspace, storageRoot, metric: metricSpec(config), key }, { signal: options.signal, onEvent: (e) => e.kind === 'log' && options.log?.(e.message) });
+    runner.request('profile', { workspace, storageRoot, base, hiddenEnv, metric: metricSpec(config), key }, { signal, onEvent: (e) => e.kind === 'log' && log?.(e.message) });
 }
 
 /** The runner computes and caches the history: isomorphic-git stays out of the editor's process. */
-export function historyFromRunner(runner: RunnerClient, workspace: string, storageRoot: string, config: RsiConfig, signal?: AbortSignal) {
+export function historyFromRunner(runner: RunnerRequests, workspace: string, storageRoot: string, config: RsiConfig, signal?: AbortSignal) {
   return (paths: string[]) => runner.request('history', { workspace, storageRoot, commits: config.context.historyCommits, paths }, { signal });
 }
 

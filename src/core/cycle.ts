@@ -1,24 +1,29 @@
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { RunnerClient } from '../runner/client';
-import type { CompareParams, CompareResult, MetricSpec, ProgressEvent } from '../runner/protocol';
+import type { EvaluationProgress, EvaluationRequest, EvaluationResult, Overlay, Sampling } from '../protocol/evaluation';
+import type { MetricSpec } from '../protocol/metric';
+import type { RunnerRequests } from '../protocol/runner';
 import { measureNoise, readCalibration, writeCalibration, type Calibration } from './calibration';
 import { combine, type Combination } from './combine';
 import { loadConfig, metricSpec, minEffect, type ProposerKind, type RsiConfig } from './config';
 import { contextPrompt, historyFromRunner, profileFromRunner } from './context';
-import { describeCalibration, metricValue, percent } from './format';
+import { describeCalibration, metricValue } from './format';
 import { appendRecords, newLessonId, readLessons, type Lesson, type LessonLog, type LessonMetric, type Outcome } from './lessons';
 import { unifiedDiff, validateProposal, type Candidate, type FileChange } from './patch';
 import { createProposer, ProposerError, proposerForKind, type ProposerOptions } from './proposers';
 import type { Proposal, Proposer } from './proposers/types';
 import { errorKind, UserError, userMessage } from '../protocol/errors';
-import { isConstant, median, pairSpread, type Comparison, type SamplingPolicy } from './stats';
+import type { Evaluator } from './evaluator';
+import { isConstant, median, pairSpread, type Comparison } from './stats';
 import { checkTargets } from './targets';
 import { listTargetFiles, readTextOrNull, replaceIfUnchanged } from './workspace';
 
 export interface EngineOptions {
   workspace: string;
-  runner: RunnerClient;
+  /** Where candidates are gated and measured: one runner, a pool, a queue of workers. */
+  evaluator: Evaluator;
+  /** This machine's runner, for what the context reads of the workspace (git history, a profile). */
+  runner: RunnerRequests;
   /** Where sandboxes live, outside the workspace. */
   storageRoot: string;
   /** Overrides the config's proposer: a kind (the CLI's --proposer, a setting) or a ready proposer. */
@@ -36,7 +41,7 @@ export type Stage = 'prepare' | 'baseline' | 'calibrate' | 'propose' | 'candidat
 export type EngineEvent =
   | { kind: 'stage'; cycle: number; stage: Stage; message: string }
   /** A candidate's progress: which of how many, and the runs made so far on each side. */
-  | { kind: 'candidate'; cycle: number; index: number; total: number; hypothesis: string; phase: 'gate' | 'measure' | 'confirm'; runs: { baseline: number; candidate: number } }
+  | { kind: 'candidate'; cycle: number; index: number; total: number; hypothesis: string; phase: 'gate' | 'measure' | 'confirm'; runs: { baseline: number; candidate: number }; worker?: string }
   | { kind: 'calibration'; pairs: number; total: number }
   | { kind: 'lesson'; cycle: number; lesson: Lesson }
   | { kind: 'cycle'; report: CycleReport }
@@ -133,7 +138,7 @@ export async function runCycles(options: EngineOptions, count: number): Promise<
     if (err instanceof ProposerError && summary.cycles.length > 0) summary.stopReason = err.message;
     else if (!isCancel(err, options.signal)) throw err;
   } finally {
-    await options.runner.request('release', {}).catch(() => undefined);
+    await options.evaluator.release().catch(() => undefined);
   }
   summary.cancelled = options.signal?.aborted ?? false;
   summary.proposal = loop.pendingProposal();
@@ -197,23 +202,18 @@ class Loop {
   private readonly hiddenEnv: string[];
 
   async cycle(): Promise<CycleReport> {
-    const { workspace, runner } = this.options;
+    const { workspace, evaluator } = this.options;
     const lessonLog = await readLessons(workspace);
     const cycle = (this.cycleNumber = lessonLog.lessons.reduce((max, l) => Math.max(max, l.cycle), this.cycleNumber) + 1);
     const stage = (s: Stage, message: string) => this.emit({ kind: 'stage', cycle, stage: s, message });
 
     stage('prepare', 'preparing the sandboxes');
-    await runner.recycleIfGrown();
+    await evaluator.idle?.();
     await this.takeSnapshot();
-    // Absent files too: a kept winner may have deleted one the workspace still has.
-    const overlay = Object.fromEntries(this.snapshot);
-    const prepared = await runner.request('prepare', { workspace, storageRoot: this.options.storageRoot, overlay, hiddenEnv: this.hiddenEnv }, this.request());
-    this.log(`sandboxes ready in ${prepared.ms} ms (${prepared.copied} files copied, ${prepared.deleted} removed)`, { debug: true });
-    await runner.request('setCandidate', { files: {} }, this.request());
 
     if (!this.gatePassed) {
       stage('baseline', 'running the gate on the unmodified workspace');
-      const gate = await runner.request('gate', { side: 'baseline', commands: this.config.gate, ...this.limits() }, this.request());
+      const gate = await evaluator.gate({ ...this.base(), side: 'baseline', commands: this.config.gate, limits: this.limits() }, this.request());
       if (!gate.ok) {
         throw new EngineStop(this.mask(`the gate fails on the unmodified workspace: \`${gate.command}\` ${gate.reason}; fix it before running a cycle\n${gate.output}`));
       }
@@ -224,16 +224,21 @@ class Loop {
 
     stage('propose', `asking the ${this.proposer.name} proposer for ${this.config.candidates} candidates`);
     const proposals = [...(await this.takeCombination()), ...(await this.propose(cycle, lessonLog, baseline, noiseFloor))];
-    const lessons: Lesson[] = [];
     const tried = new Set(lessonLog.lessons.map((l) => l.patchHash));
+    // Every proposal is checked before any is dispatched, so a duplicate within the batch is caught
+    // too; then the evaluator runs as many at once as it honestly can. Each lesson is recorded as
+    // soon as it is decided: a crash loses none that were.
+    const checked: Checked[] = [];
     for (const [index, proposal] of proposals.entries()) {
-      if (this.options.signal?.aborted) break;
-      const lesson = await this.evaluate(proposal, { cycle, index, total: proposals.length, baseline, noiseFloor, tried });
-      lessons.push(lesson);
-      tried.add(lesson.patchHash);
-      await appendRecords(workspace, [lesson]);
-      this.emit({ kind: 'lesson', cycle, lesson });
+      checked.push(await this.check(proposal, { cycle, index, total: proposals.length, baseline, noiseFloor }, tried));
     }
+    const lessons = await Promise.all(
+      checked.map(async (c) => {
+        const lesson = c.kind === 'decided' ? c.lesson : await this.evaluate(c);
+        await this.record(lesson);
+        return lesson;
+      }),
+    );
 
     const report: CycleReport = { cycle, baseline, noiseFloor, lessons };
     Object.assign(report, await this.chooseWinner(lessons, baseline, noiseFloor));
@@ -258,9 +263,8 @@ class Loop {
     this.calibration ??= await readCalibration(this.options.workspace, this.config.metric.command);
     if (!this.calibration && configured === null) return this.calibrate(cycle, 'calibrating the noise floor (A/A runs), once per workspace and machine');
     const proven = this.calibration?.deterministic === true;
-    const aa = await this.options.runner.request(
-      'compare',
-      { metric: this.metric, policy: this.policy(0, false), extend: { baseline: [], candidate: [], pairs: proven ? 1 : this.config.sampling.minRuns } },
+    const aa = await this.options.evaluator.measure(
+      { ...this.base(), metric: this.metric, sampling: this.sampling(0, false), pairs: proven ? 1 : this.config.sampling.minRuns },
       this.request(),
     );
     if (!aa.ok) throw new EngineStop(`the metric fails on the unmodified workspace: ${aa.detail}`);
@@ -297,7 +301,7 @@ class Loop {
   private async calibrate(cycle: number, message: string): Promise<{ baseline: BaselineStats; noiseFloor: number }> {
     this.emit({ kind: 'stage', cycle, stage: 'calibrate', message });
     const previous = this.calibration;
-    const { calibration, values, peakRssBytes } = await measureNoise(this.options, this.config, this.metric);
+    const { calibration, values, peakRssBytes } = await measureNoise(this.options, this.config, this.metric, this.base());
     await writeCalibration(this.options.workspace, calibration);
     this.calibration = calibration;
     this.log(describeCalibration(calibration, previous));
@@ -307,9 +311,9 @@ class Loop {
     return { baseline, noiseFloor: this.config.noise.floor ?? calibration.floor };
   }
 
-  private policy(noiseFloor: number, deterministic: boolean): SamplingPolicy {
+  private sampling(noiseFloor: number, deterministic: boolean): Sampling {
     const { minRuns, maxRuns, alpha } = this.config.sampling;
-    return { minRuns, maxRuns, alpha, noiseFloor, direction: this.config.metric.direction, deterministic };
+    return { minRuns, maxRuns, alpha, noiseFloor, minEffect: minEffect(this.config, deterministic), direction: this.config.metric.direction, deterministic };
   }
 
   private async propose(cycle: number, lessonLog: LessonLog, baseline: BaselineStats, noiseFloor: number): Promise<Proposal[]> {
@@ -331,7 +335,7 @@ class Loop {
         baseline,
         noiseFloor,
         history: historyFromRunner(runner, workspace, storageRoot, this.config, signal),
-        profile: profileFromRunner(runner, workspace, storageRoot, this.config, { signal, log: (message) => this.log(message) }),
+        profile: profileFromRunner(runner, workspace, storageRoot, this.config, { ...this.base(), signal, log: (message) => this.log(message) }),
         log: (message) => this.log(message),
       });
     return this.proposer.propose({
@@ -350,10 +354,11 @@ class Loop {
     });
   }
 
-  private async evaluate(
-    proposal: Proposal,
-    at: { cycle: number; index: number; total: number; baseline: BaselineStats; noiseFloor: number; tried: Set<string> },
-  ): Promise<Lesson> {
+  /**
+   * A proposal's lesson when it needs no run (invalid, a duplicate), else the candidate to evaluate.
+   * `tried` gains its patch, so a later proposal of the same batch is a duplicate.
+   */
+  private async check(proposal: Proposal, at: Position, tried: Set<string>): Promise<Checked> {
     const started = performance.now();
     const id = newLessonId();
     const lesson = (outcome: Outcome, fields: Partial<Lesson>): Lesson => withNote(proposal.note, {
@@ -383,62 +388,58 @@ class Loop {
     });
     if (!validation.ok) {
       const raw = proposal.raw ? `\n--- proposer output (first 4000 characters) ---\n${proposal.raw.slice(0, 4000)}` : '';
-      return lesson('invalid', { files: validation.files, patch: validation.patch, detail: validation.reason + raw });
+      return { kind: 'decided', lesson: lesson('invalid', { files: validation.files, patch: validation.patch, detail: validation.reason + raw }) };
     }
     const candidate = validation.candidate;
-    this.candidates.set(id, candidate);
     const recorded = { files: candidate.changes.map((c) => c.path), patch: candidate.patch, patchHash: candidate.patchHash };
-    if (at.tried.has(candidate.patchHash)) return lesson('duplicate', { ...recorded, detail: 'the same change was tried before' });
+    if (tried.has(candidate.patchHash)) return { kind: 'decided', lesson: lesson('duplicate', { ...recorded, detail: 'the same change was tried before' }) };
+    tried.add(candidate.patchHash);
+    this.candidates.set(id, candidate);
+    return { kind: 'candidate', at, hypothesis: proposal.hypothesis, candidate, lesson: (outcome, fields) => lesson(outcome, { ...recorded, ...fields }) };
+  }
 
-    const progress = (phase: 'gate' | 'measure' | 'confirm', runs = { baseline: 0, candidate: 0 }) =>
-      this.emit({ kind: 'candidate', cycle: at.cycle, index: at.index, total: at.total, hypothesis: proposal.hypothesis, phase, runs });
-    const { runner } = this.options;
-    progress('gate');
+  /** A checked candidate through the evaluator: its gate, its comparison, a re-test if it looks better. */
+  private async evaluate({ at, hypothesis, candidate, lesson }: Extract<Checked, { kind: 'candidate' }>): Promise<Lesson> {
+    const request: EvaluationRequest = {
+      ...this.base(),
+      candidate: changedFiles(candidate),
+      gate: this.config.gate,
+      limits: this.limits(),
+      metric: this.metric,
+      sampling: this.sampling(at.noiseFloor, at.baseline.deterministic),
+      confirm: this.config.sampling.confirm,
+      memoryLimitBytes: this.memoryLimit(at.baseline),
+      constantBaseline: at.baseline.deterministic ? at.baseline.median : undefined,
+    };
+    const progress = (event: EvaluationProgress) => {
+      if (event.kind === 'log') return this.log(event.message, event);
+      const { phase, runs, worker } = event;
+      this.emit({ kind: 'candidate', cycle: at.cycle, index: at.index, total: at.total, hypothesis, phase, runs, ...(worker && { worker }) });
+    };
+    let result: EvaluationResult;
     try {
-      await runner.request('setCandidate', { files: Object.fromEntries(candidate.changes.map((c) => [c.path, c.after])) }, this.request());
+      result = await this.options.evaluator.evaluate(request, { signal: this.options.signal, onProgress: progress });
     } catch (err) {
       // The sandbox refused a path the validation let through: this candidate is invalid, the run goes on.
       if (errorKind(err) !== 'user') throw err;
-      return lesson('invalid', { ...recorded, detail: userMessage(err) });
+      return lesson('invalid', { detail: userMessage(err) });
     }
-    const gate = await runner.request('gate', { side: 'candidate', commands: this.config.gate, ...this.limits() }, this.request());
-    if (!gate.ok) return lesson('gate-failed', { ...recorded, detail: `\`${gate.command}\` ${gate.reason}\n${gate.output}` });
-
-    // Below the noise floor a change cannot be told from noise; below the minimum effect it is not worth keeping.
-    const effect = minEffect(this.config, at.baseline.deterministic);
-    const threshold = Math.max(at.noiseFloor, effect);
-    const policy = this.policy(threshold, at.baseline.deterministic);
-    const compareOnce = async (phase: 'measure' | 'confirm', extend?: CompareParams['extend']): Promise<CompareResult> => {
-      const runs = { baseline: 0, candidate: 0 };
-      progress(phase, runs);
-      return runner.request(
-        'compare',
-        { metric: this.metric, policy, memoryLimitBytes: this.memoryLimit(at.baseline), constantBaseline: at.baseline.deterministic ? at.baseline.median : undefined, extend },
-        this.request((event) => {
-          if (event.kind !== 'run') return;
-          runs[event.side] = event.index + 1 - (extend?.baseline.length ?? 0);
-          progress(phase, runs);
-        }),
-      );
-    };
-    const first = await compareOnce('measure');
-    if (!first.ok) return lesson(first.outcome, { ...recorded, detail: first.detail });
-    const pairs = first.baseline.length;
-    const metricOf = (r: Extract<CompareResult, { ok: true }>, phases: number[]) => toLessonMetric(this.config, r, policy, phases);
-    if (first.verdict === 'worse') return lesson('regressed', { ...recorded, metric: metricOf(first, [pairs]) });
-    if (first.verdict === 'same') return lesson('no-effect', { ...recorded, metric: metricOf(first, [pairs]), detail: `no change beyond the ${effect > at.noiseFloor ? 'minimum effect' : 'noise floor'} (${percent(threshold).slice(1)})` });
-    if (!this.config.sampling.confirm || at.baseline.deterministic) return lesson('kept', { ...recorded, metric: metricOf(first, [pairs]) });
-    // An apparent winner must hold over as many fresh pairs again, judged on all its pairs: the
-    // interval stays valid (it holds at every look), and the runs that made it look good are diluted
-    // by runs that were not chosen for it, so a lucky streak fades instead of being kept.
-    const second = await compareOnce('confirm', { baseline: first.baseline, candidate: first.candidate, pairs });
-    if (!second.ok) return lesson(second.outcome, { ...recorded, detail: `on the re-test: ${second.detail}` });
-    const metric = metricOf(second, [pairs, second.baseline.length - pairs]);
-    const looked = `looked ${percent(first.comparison.change)} after ${pairs} pairs`;
-    if (second.verdict === 'better') return lesson('kept', { ...recorded, metric, detail: `held over ${pairs} fresh pairs (${looked})` });
-    if (second.verdict === 'worse') return lesson('regressed', { ...recorded, metric, detail: `reversed over ${pairs} fresh pairs (${looked})` });
-    return lesson('no-effect', { ...recorded, metric, detail: `did not hold over ${pairs} fresh pairs (${looked})` });
+    const { outcome, detail, measurement, worker } = result;
+    return lesson(outcome, {
+      ...(measurement && { metric: toLessonMetric(this.config, measurement) }),
+      ...(detail !== undefined && { detail }),
+      ...(worker && { worker }),
+    });
   }
+
+  /** Lessons are appended one at a time, in the order they are decided. */
+  private record(lesson: Lesson): Promise<void> {
+    const appended = this.appending.then(() => appendRecords(this.options.workspace, [lesson]));
+    this.appending = appended.catch(() => undefined);
+    return appended.then(() => this.emit({ kind: 'lesson', cycle: lesson.cycle, lesson }));
+  }
+
+  private appending: Promise<void> = Promise.resolve();
 
   private memoryLimit(baseline: BaselineStats): number | undefined {
     return baseline.peakRssBytes > 0 ? Math.round(baseline.peakRssBytes * (1 + this.config.limits.memoryGrowth)) : undefined;
@@ -457,11 +458,9 @@ class Loop {
     const headToHead: NonNullable<CycleReport['headToHead']> = [];
     for (const lesson of kept) {
       const candidate = this.candidates.get(lesson.id)!;
-      await this.options.runner.request('setCandidate', { files: Object.fromEntries(candidate.changes.map((c) => [c.path, c.after])) }, this.request());
       this.log(`head-to-head: measuring "${lesson.hypothesis}" again on ${this.config.sampling.maxRuns} fresh pairs`);
-      const fresh = await this.options.runner.request(
-        'compare',
-        { metric: this.metric, policy: this.policy(noiseFloor, false), memoryLimitBytes: this.memoryLimit(baseline), extend: { baseline: [], candidate: [], pairs: this.config.sampling.maxRuns } },
+      const fresh = await this.options.evaluator.measure(
+        { ...this.base(), candidate: changedFiles(candidate), metric: this.metric, sampling: this.sampling(noiseFloor, false), memoryLimitBytes: this.memoryLimit(baseline), pairs: this.config.sampling.maxRuns },
         this.request(),
       );
       if (fresh.ok) headToHead.push({ lesson: lesson.id, comparison: fresh.comparison });
@@ -477,16 +476,12 @@ class Loop {
    */
   async measureAccumulated(): Promise<Comparison | undefined> {
     if (this.runStart.size === 0) return undefined;
-    const { workspace, runner, storageRoot } = this.options;
     // A deterministic metric's difference is exact: one pair says it.
     const deterministic = this.calibration?.deterministic === true;
     const pairs = deterministic ? 1 : this.config.sampling.maxRuns;
     this.log(`measuring the run's change: the original files against the final ones, ${pairs} interleaved pair${pairs === 1 ? '' : 's'}`);
-    await runner.request('prepare', { workspace, storageRoot, overlay: Object.fromEntries(this.runStart) }, this.request());
-    await runner.request('setCandidate', { files: Object.fromEntries(this.runEnd) }, this.request());
-    const result = await runner.request(
-      'compare',
-      { metric: this.metric, policy: this.policy(this.lastFloor, deterministic), extend: { baseline: [], candidate: [], pairs } },
+    const result = await this.options.evaluator.measure(
+      { base: Object.fromEntries(this.runStart), candidate: Object.fromEntries(this.runEnd), hiddenEnv: this.hiddenEnv, metric: this.metric, sampling: this.sampling(this.lastFloor, deterministic), pairs },
       this.request(),
     );
     return result.ok ? result.comparison : undefined;
@@ -576,8 +571,13 @@ class Loop {
     return { timeoutMs: this.config.limits.timeoutMs, outputBytes: this.config.limits.outputBytes };
   }
 
-  private request(onEvent?: (event: ProgressEvent) => void) {
-    return { signal: this.options.signal, onEvent: onEvent ?? ((event: ProgressEvent) => event.kind === 'log' && this.log(event.message)) };
+  /** The baseline as this cycle measures it: the snapshot (absent files too: a kept winner may have deleted one the workspace still has). */
+  private base(): { base: Overlay; candidate: Overlay; hiddenEnv: string[] } {
+    return { base: Object.fromEntries(this.snapshot), candidate: {}, hiddenEnv: this.hiddenEnv };
+  }
+
+  private request() {
+    return { signal: this.options.signal, onProgress: (event: EvaluationProgress) => event.kind === 'log' && this.log(event.message, event) };
   }
 
   private emit(event: EngineEvent): void {
@@ -601,8 +601,8 @@ function bestKept(lessons: Lesson[], direction: RsiConfig['metric']['direction']
     .reduce<Lesson | undefined>((best, l) => (!best || sign * l.metric!.change > sign * best.metric!.change ? l : best), undefined);
 }
 
-function toLessonMetric(config: RsiConfig, result: Extract<CompareResult, { ok: true }>, policy: SamplingPolicy, phases: number[]): LessonMetric {
-  const { comparison } = result;
+function toLessonMetric(config: RsiConfig, measurement: NonNullable<EvaluationResult['measurement']>): LessonMetric {
+  const { comparison, runs, phases, floor } = measurement;
   return {
     name: config.metric.name,
     direction: config.metric.direction,
@@ -613,8 +613,25 @@ function toLessonMetric(config: RsiConfig, result: Extract<CompareResult, { ok: 
     p: comparison.p,
     level: comparison.level,
     method: comparison.method,
-    floor: policy.noiseFloor,
+    floor,
     phases,
-    runs: { baseline: result.baseline, candidate: result.candidate },
+    runs,
   };
 }
+
+function changedFiles(candidate: Candidate): Overlay {
+  return Object.fromEntries(candidate.changes.map((c) => [c.path, c.after]));
+}
+
+/** Where a candidate stands in its cycle, and what it is measured against. */
+interface Position {
+  cycle: number;
+  index: number;
+  total: number;
+  baseline: BaselineStats;
+  noiseFloor: number;
+}
+
+type Checked =
+  | { kind: 'decided'; lesson: Lesson }
+  | { kind: 'candidate'; at: Position; hypothesis: string; candidate: Candidate; lesson: (outcome: Outcome, fields: Partial<Lesson>) => Lesson };

@@ -3,7 +3,7 @@
  * failed, no effect) and what git history says about the target files. Each is a section of
  * prioritized groups, so that over the budget the least telling lines go first (see `fitSection`).
  */
-import type { FileHistory, ProfiledFunction, ProfileResult } from '../runner/protocol';
+import type { FileHistory, ProfiledFunction, ProfileResult } from '../protocol/runner';
 import type { Direction, Lesson, Outcome, Verdict } from './lessons';
 import { restingParameters } from './proposers/tuner';
 

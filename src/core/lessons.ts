@@ -67,6 +67,8 @@ export interface Lesson {
   baseWinners?: string[];
   /** A combination of kept candidates of one cycle: their lesson ids, the winner first. */
   parents?: string[];
+  /** The machine that measured it, when evaluations are spread over workers (`host/pid`). */
+  worker?: string;
 }
 
 export interface Verdict {

@@ -2,7 +2,7 @@ import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fromWire } from '../protocol/errors';
 import { killMarked, withMark } from './exec';
-import { CancelledError, type FromRunner, type Method, type ProgressEvent, type RunnerMethods, type ToRunner } from './protocol';
+import { CancelledError, type FromRunner, type Method, type ProgressEvent, type RunnerMethods, type ToRunner } from '../protocol/runner';
 
 export { CancelledError };
 

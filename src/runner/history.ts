@@ -14,9 +14,9 @@ import * as nodeFs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { CommitObject, TreeEntry } from 'isomorphic-git';
-import { CancelledError } from './protocol';
+import { CancelledError } from '../protocol/runner';
 import { objectStoreFs } from './objectStoreFs';
-import type { FileHistory, HistoryParams, HistoryResult } from './protocol';
+import type { FileHistory, HistoryParams, HistoryResult } from '../protocol/runner';
 import { workspaceStorage } from './sandbox';
 
 type Git = typeof import('isomorphic-git');

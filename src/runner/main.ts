@@ -2,16 +2,22 @@
  * The runner: a forked child that executes user code for the engine. Only Node builtins load at
  * start-up, so it answers quickly and weighs little next to what it measures.
  */
-import { execCommand, killAll } from './exec';
-import { failureExcerpt } from '../core/text';
+import { killAll } from './exec';
 import { toWire } from '../protocol/errors';
-import { compare, sample, type SideDirs } from './measure';
+import { evaluate, gate, measure, Sandboxes } from './evaluate';
 import { profile } from './profile';
-import { CancelledError, type FromRunner, type GateParams, type GateResult, type Method, type ProgressEvent, type RunnerMethods, type ToRunner } from './protocol';
-import { SandboxPool, type Sandbox } from './sandbox';
+import { CancelledError, type FromRunner, type Method, type ProgressEvent, type RunnerMethods, type SandboxSpec, type ToRunner } from '../protocol/runner';
+import { SandboxPool } from './sandbox';
+import type { Target } from '../protocol/evaluation';
 
 let pool: SandboxPool | undefined;
-let sandboxes: { a: Sandbox; b: Sandbox } | undefined;
+const sandboxes = new Sandboxes(async (spec) => {
+  if (!pool || pool.workspace !== spec.workspace || pool.storageRoot !== spec.storageRoot) {
+    await pool?.release();
+    pool = new SandboxPool(spec.storageRoot, spec.workspace);
+  }
+  return pool;
+});
 const inFlight = new Map<number, AbortController>();
 
 function send(message: FromRunner): void {
@@ -21,11 +27,6 @@ function send(message: FromRunner): void {
   process.send?.(message, undefined, {}, (error: Error | null) => {
     if (error) void shutdown(0);
   });
-}
-
-function dirs(): SideDirs {
-  if (!sandboxes) throw new Error('no sandbox prepared: call prepare first');
-  return { baseline: sandboxes.a.dir, candidate: sandboxes.b.dir };
 }
 
 type Handler<M extends Method> = (
@@ -38,64 +39,28 @@ const handlers: { [M in Method]: Handler<M> } = {
   async ping() {
     return { pid: process.pid, rssBytes: process.memoryUsage.rss(), uptimeMs: Math.round(process.uptime() * 1000) };
   },
-  async prepare(params) {
+  async prepare({ sandbox, base }, _signal, emit) {
     const started = performance.now();
-    // Gone from the runner's own environment, so no command it starts can read them.
-    for (const name of params.hiddenEnv ?? []) delete process.env[name];
-    if (!pool || pool.workspace !== params.workspace || pool.storageRoot !== params.storageRoot) {
-      await pool?.release();
-      pool = new SandboxPool(params.storageRoot, params.workspace);
-    }
-    const prepared = await pool.acquire(params.overlay);
-    sandboxes = { a: prepared.a, b: prepared.b };
-    return {
-      baselineDir: prepared.a.dir,
-      candidateDir: prepared.b.dir,
-      copied: prepared.copied,
-      deleted: prepared.deleted,
-      ms: Math.round(performance.now() - started),
-    };
-  },
-  async setCandidate(params) {
-    const started = performance.now();
-    if (!sandboxes) throw new Error('no sandbox prepared: call prepare first');
-    await sandboxes.b.applyCandidate(params.files);
+    await hold(sandbox, { base, candidate: {} }, emit);
     return { ms: Math.round(performance.now() - started) };
   },
-  async gate(params, signal, emit) {
-    return runGate(params, dirs()[params.side], signal, emit);
-  },
-  sample: (params, signal, emit) => sample(params, dirs(), signal, emit),
-  compare: (params, signal, emit) => compare(params, dirs(), signal, emit),
+  gate: async (params, signal, emit) => gate(params, await hold(params.sandbox, params, emit), signal, emit),
+  measure: async (params, signal, emit) => measure(params, await hold(params.sandbox, params, emit), signal, emit),
+  evaluate: async (params, signal, emit) => evaluate(params, await hold(params.sandbox, params, emit), signal, emit),
   // A separate bundle (dist/history.js, with isomorphic-git), loaded by the first request: the
   // runner starts without parsing it.
   history: async (params, signal) => (await import('./history.js')).history(params, signal),
-  profile: (params, signal, emit) => profile(params, () => dirs().baseline, signal, emit),
+  profile: async (params, signal, emit) => profile(params, async () => (await hold(params, { base: params.base, candidate: {}, hiddenEnv: params.hiddenEnv }, emit)).baseline, signal, emit),
   async release() {
     await pool?.release();
     pool = undefined;
-    sandboxes = undefined;
+    sandboxes.forget();
     return {};
   },
 };
 
-async function runGate(params: GateParams, cwd: string, signal: AbortSignal, emit: (e: ProgressEvent) => void): Promise<GateResult> {
-  const started = performance.now();
-  const ms = () => Math.round(performance.now() - started);
-  for (const command of params.commands) {
-    emit({ kind: 'gate', side: params.side, command });
-    const result = await execCommand({ command, cwd, timeoutMs: params.timeoutMs, outputBytes: params.outputBytes, signal });
-    if (result.killedFor === 'cancel') throw new CancelledError();
-    if (result.killedFor === 'timeout') {
-      return { ok: false, command, reason: `timed out after ${params.timeoutMs} ms`, output: failureExcerpt(result.stdout + '\n' + result.stderr), ms: ms() };
-    }
-    if (result.exitCode !== 0) {
-      const reason = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
-      return { ok: false, command, reason, output: failureExcerpt(result.stdout + '\n' + result.stderr), ms: ms() };
-    }
-  }
-  return { ok: true, ms: ms() };
-}
+const hold = (spec: SandboxSpec, target: Target, emit: (e: ProgressEvent) => void) =>
+  sandboxes.hold(spec, target, (message) => emit({ kind: 'log', message, debug: true }));
 
 async function handle(message: ToRunner): Promise<void> {
   if (message.type === 'cancel') {

@@ -1,12 +1,12 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import type { MetricReader } from '../core/config';
-import { judge } from '../core/stats';
+import { judge, type Comparison, type SamplingPolicy, type Verdict } from '../core/stats';
 import { firstLines } from '../core/text';
 import { UserError } from '../protocol/errors';
 import { execCommand, type ExecResult } from './exec';
-import { CancelledError, type CompareParams, type CompareResult, type MetricSpec, type ProgressEvent, type SampleParams, type SampleResult, type Side } from './protocol';
+import type { MetricReader, MetricSpec, Side } from '../protocol/metric';
+import { CancelledError, type ProgressEvent } from '../protocol/runner';
 
 type Emit = (event: ProgressEvent) => void;
 
@@ -144,8 +144,8 @@ function toNumber(raw: unknown, what: string): number | string {
   return Number.isFinite(value) ? value : `metric ${what} is not a finite number: ${JSON.stringify(raw)}`;
 }
 
-/** Runs one side `runs` times (the baseline's spread, its peak memory, or A/A calibration). */
-export async function sample(params: SampleParams, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<SampleResult> {
+/** Runs one side `runs` times: a metric's values on their own (tests, the bench's trials). */
+export async function sample(params: { metric: MetricSpec; side: Side; runs: number }, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<{ values: number[]; peakRssBytes: number }> {
   const values: number[] = [];
   let peakRssBytes = 0;
   for (let index = 0; index < params.runs; index++) {
@@ -157,6 +157,21 @@ export async function sample(params: SampleParams, dirs: SideDirs, signal: Abort
   }
   return { values, peakRssBytes };
 }
+
+export interface CompareParams {
+  metric: MetricSpec;
+  policy: SamplingPolicy;
+  /** Kill a candidate run whose process tree's peak RSS exceeds this. */
+  memoryLimitBytes?: number;
+  /** A deterministic baseline's value: the baseline need not be run again. */
+  constantBaseline?: number;
+  /** Add exactly `pairs` fresh pairs to these earlier ones, then judge them all (no early stop). */
+  extend?: { baseline: number[]; candidate: number[]; pairs: number };
+}
+export type CompareResult =
+  | { ok: true; baseline: number[]; candidate: number[]; verdict: Verdict; comparison: Comparison; peakRssBytes: Record<Side, number> }
+  /** The candidate's run failed: its outcome and why. */
+  | { ok: false; outcome: 'crashed' | 'timeout' | 'memory-exceeded'; detail: string; baseline: number[]; candidate: number[] };
 
 /**
  * Interleaved A/B runs (baseline, candidate, baseline, ...) until the sequential test decides:
@@ -181,7 +196,7 @@ export async function compare(params: CompareParams, dirs: SideDirs, signal: Abo
   for (;;) {
     if (params.constantBaseline === undefined) {
       const run = await runSide('baseline');
-      if (!run.ok) throw new UserError(`the baseline's ${run.detail}${FIX_METRIC}`);
+      if (!run.ok) throw new UserError(`the baseline ${run.detail}${FIX_METRIC}`);
     } else {
       baseline.push(params.constantBaseline);
     }

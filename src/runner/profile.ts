@@ -11,7 +11,7 @@ import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { firstLines } from '../core/text';
 import { execCommand } from './exec';
-import { CancelledError, type ProfiledFunction, type ProfileParams, type ProfileResult, type ProgressEvent } from './protocol';
+import { CancelledError, type ProfiledFunction, type ProfileParams, type ProfileResult, type ProgressEvent } from '../protocol/runner';
 import { workspaceStorage } from './sandbox';
 
 /** The preload bundle, next to runner.js in dist/. */
@@ -47,14 +47,14 @@ interface CacheFile {
   entries: { key: string; result: ProfileResult }[];
 }
 
-export async function profile(params: ProfileParams, cwd: () => string, signal: AbortSignal, emit: (event: ProgressEvent) => void, preload = PRELOAD): Promise<ProfileResult> {
+export async function profile(params: ProfileParams, cwd: () => Promise<string>, signal: AbortSignal, emit: (event: ProgressEvent) => void, preload = PRELOAD): Promise<ProfileResult> {
   const cacheFile = path.join(await workspaceStorage(params.storageRoot, params.workspace), CACHE_FILE);
   const cache = await readCache(cacheFile);
   const hit = cache.entries.find((e) => e.key === params.key);
   if (hit) return { ...hit.result, cached: true };
 
   emit({ kind: 'log', message: `profiling one baseline run of \`${params.metric.command}\` (once per baseline)` });
-  const result = await profileRun(params, cwd(), signal, preload);
+  const result = await profileRun(params, await cwd(), signal, preload);
   cache.entries = [...cache.entries.filter((e) => e.key !== params.key), { key: params.key, result }].slice(-CACHED);
   const temp = `${cacheFile}.${process.pid}.tmp`;
   await fs.writeFile(temp, JSON.stringify(cache));

@@ -178,9 +178,11 @@ export class CycleController extends Disposable {
     // sandboxes are built once and then only synced.
     const storage = this.context.storageUri ?? this.context.globalStorageUri;
     const storageRoot = settings.get<string>('sandboxRoot', '') || vscode.Uri.joinPath(storage, 'sandboxes').fsPath;
+    const runner = this.runnerFor(engine, folder);
     return {
       workspace: folder.uri.fsPath,
-      runner: this.runnerFor(engine, folder),
+      runner,
+      evaluator: new engine.LocalEvaluator(runner, { workspace: folder.uri.fsPath, storageRoot }),
       storageRoot,
       proposer: proposer ? (proposer as ProposerKind) : undefined,
       proposerOptions: {

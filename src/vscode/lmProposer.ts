@@ -5,7 +5,7 @@ import { ProposerError } from '../core/proposers/errors';
 import { ROLE } from '../core/proposers/format';
 import { promptParts } from '../core/proposers/prompt';
 import type { Proposal, ProposeContext, Proposer } from '../core/proposers/types';
-import { CancelledError } from '../runner/protocol';
+import { CancelledError } from '../protocol/runner';
 
 export type LmConfig = Extract<ProposerConfig, { kind: 'lm' }>;
 

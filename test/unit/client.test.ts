@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { CancelledError, RunnerClient } from '../../src/runner/client';
-import type { ProgressEvent } from '../../src/runner/protocol';
+import type { ProgressEvent } from '../../src/protocol/runner';
 import { isRunning, waitFor } from '../processes';
 
 const fakeRunner = path.resolve(__dirname, '../fixtures/fake-runner.js');
@@ -15,7 +15,7 @@ test('requests are answered, events delivered, and a cancel reaches the runner',
     assert.equal(pong.pid, client.pid);
     const events: ProgressEvent[] = [];
     const controller = new AbortController();
-    const pending = client.request('sample', { metric: { command: 'x', read: 'wallTime', timeoutMs: 1, outputBytes: 1 }, side: 'baseline', runs: 1 }, {
+    const pending = client.request('history', { workspace: 'x', storageRoot: 'y', commits: 1 }, {
       signal: controller.signal,
       onEvent: (event) => {
         events.push(event);
@@ -32,7 +32,7 @@ test('requests are answered, events delivered, and a cancel reaches the runner',
 test('a crash fails the pending request, the next request restarts the runner, and the budget ends it', async () => {
   const logs: string[] = [];
   const client = new RunnerClient({ runnerPath: fakeRunner, maxCrashes: 2, log: (l) => logs.push(l) });
-  const crash = () => client.request('compare', {} as never);
+  const crash = () => client.request('release', {});
   try {
     const first = (await client.request('ping', {})).pid;
     await assert.rejects(crash(), /exited unexpectedly \(code 7\)/);

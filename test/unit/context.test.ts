@@ -10,7 +10,7 @@ import { unifiedDiff, validateProposal } from '../../src/core/patch';
 import { ANSWER_FORMAT } from '../../src/core/proposers/format';
 import { history } from '../../src/runner/history';
 import { profile } from '../../src/runner/profile';
-import type { ProfileResult } from '../../src/runner/protocol';
+import type { ProfileResult } from '../../src/protocol/runner';
 import { commit, newRepo, tempDir } from '../gitRepo';
 
 let next = 0;
@@ -187,7 +187,7 @@ async function profiledPrompt(dir: string, config: RsiConfig, lessonList: Lesson
     lessons: lessonList,
     verdicts: new Map(),
     history: async () => ({ files: [], commits: 0, indexedNow: 0, ms: 0 }),
-    profile: (key) => profile({ workspace: dir, storageRoot, metric: { command: config.metric.command, read: 'wallTime', timeoutMs: 60_000, outputBytes: 65_536 }, key }, () => dir, new AbortController().signal, () => {}, PRELOAD),
+    profile: (key) => profile({ workspace: dir, storageRoot, base: {}, metric: { command: config.metric.command, read: 'wallTime', timeoutMs: 60_000, outputBytes: 65_536 }, key }, async () => dir, new AbortController().signal, () => {}, PRELOAD),
     log: () => {},
   });
 }
@@ -249,7 +249,7 @@ test('a profile is taken once per baseline content', async () => {
   const storageRoot = tempDir('rsi-storage-');
   const metric = { command: 'node bench.js', read: 'wallTime' as const, timeoutMs: 60_000, outputBytes: 65_536 };
   const logs: string[] = [];
-  const run = (key: string) => profile({ workspace: dir, storageRoot, metric, key }, () => dir, new AbortController().signal, (e) => e.kind === 'log' && logs.push(e.message), PRELOAD);
+  const run = (key: string) => profile({ workspace: dir, storageRoot, base: {}, metric, key }, async () => dir, new AbortController().signal, (e) => e.kind === 'log' && logs.push(e.message), PRELOAD);
   const first = await run('k1');
   const again = await run('k1');
   await run('k2');

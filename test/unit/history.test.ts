@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { CACHE_FILE, history, type HistoryCache } from '../../src/runner/history';
-import type { HistoryParams } from '../../src/runner/protocol';
+import type { HistoryParams } from '../../src/protocol/runner';
 import { commit, git, newRepo, tempDir } from '../gitRepo';
 
 const signal = new AbortController().signal;

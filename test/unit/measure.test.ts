@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import * as os from 'node:os';
 import { sample } from '../../src/runner/measure';
-import type { MetricSpec } from '../../src/runner/protocol';
+import type { MetricSpec } from '../../src/protocol/metric';
 
 const dirs = { baseline: os.tmpdir(), candidate: os.tmpdir() };
 const cpu = (command: string): MetricSpec => ({ command, read: 'cpuTime', timeoutMs: 30_000, outputBytes: 1 << 16 });

@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync,
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { RunnerClient } from '../../src/runner/client';
-import type { SampleParams } from '../../src/runner/protocol';
+import type { RunnerMethods, SandboxSpec } from '../../src/protocol/runner';
 import { isRunning, waitFor } from '../processes';
 
 const runnerPath = resolve(__dirname, '../../dist/runner.js');
@@ -42,10 +42,13 @@ async function withScene(fn: (scene: Scene) => Promise<void>): Promise<void> {
   }
 }
 
-/** A metric that runs until killed, after writing its pid. */
-function endlessMetric(pidFile: string): SampleParams {
-  const command = `echo $$ > ${pidFile}; while :; do sleep 0.05; done`;
-  return { metric: { command, read: 'wallTime', timeoutMs: 600_000, outputBytes: 1000 }, side: 'baseline', runs: 1 };
+const sandbox = (scene: Scene, root = 0): SandboxSpec => ({ workspace: scene.ws, storageRoot: scene.roots[root] });
+
+/** One A/A pair of a metric that runs until killed, after writing its pid. */
+function endlessMetric(scene: Scene): RunnerMethods['measure']['params'] {
+  const command = `echo $$ > ${scene.pidFile}; while :; do sleep 0.05; done`;
+  const sampling = { minRuns: 4, maxRuns: 4, alpha: 0.05, direction: 'minimize' as const, deterministic: false, noiseFloor: 0, minEffect: 0 };
+  return { sandbox: sandbox(scene), base: {}, candidate: {}, metric: { command, read: 'wallTime', timeoutMs: 600_000, outputBytes: 1000 }, pairs: 1, sampling };
 }
 
 async function metricPid(pidFile: string): Promise<number> {
@@ -64,7 +67,7 @@ function engine(scene: Scene, method: string, params: unknown, dieOn?: string) {
     const fd = require('node:fs').openSync(${JSON.stringify(scene.stderrFile)}, 'w');
     const runner = fork(${JSON.stringify(runnerPath)}, [], { stdio: ['ignore', 'ignore', fd, 'ipc'] });
     runner.on('message', (m) => {
-      if (m.type === 'ready') runner.send({ type: 'request', id: 1, method: 'prepare', params: { workspace: ${JSON.stringify(scene.ws)}, storageRoot: ${JSON.stringify(scene.roots[0])}, overlay: {} } });
+      if (m.type === 'ready') runner.send({ type: 'request', id: 1, method: 'prepare', params: { sandbox: ${JSON.stringify(sandbox(scene))}, base: {} } });
       else if (m.type === 'response' && m.id === 1) {
         runner.send({ type: 'request', id: 2, method: ${JSON.stringify(method)}, params: ${JSON.stringify(params)} });
         console.log(runner.pid);
@@ -80,8 +83,7 @@ test('a SIGKILLed runner leaves no command running: the engine kills what carrie
   await withScene(async (scene) => {
     const client = new RunnerClient({ runnerPath });
     try {
-      await client.request('prepare', { workspace: scene.ws, storageRoot: scene.roots[0], overlay: {} });
-      const sampling = client.request('sample', endlessMetric(scene.pidFile));
+      const sampling = client.request('measure', endlessMetric(scene));
       const metric = await metricPid(scene.pidFile);
       process.kill(client.pid!, 'SIGKILL');
       await assert.rejects(sampling, /the runner exited unexpectedly \(SIGKILL\)/);
@@ -94,7 +96,7 @@ test('a SIGKILLed runner leaves no command running: the engine kills what carrie
 
 test('Ctrl-C to the process group of the engine and its runner leaves no command running, and no lock', async () => {
   await withScene(async (scene) => {
-    const { child, runnerPid, exited } = engine(scene, 'sample', endlessMetric(scene.pidFile));
+    const { child, runnerPid, exited } = engine(scene, 'measure', endlessMetric(scene));
     const runner = await runnerPid;
     const metric = await metricPid(scene.pidFile);
     process.kill(-child.pid!, 'SIGINT'); // what a terminal does: the engine dies of it (no handler here)
@@ -107,7 +109,7 @@ test('Ctrl-C to the process group of the engine and its runner leaves no command
 
 test('an engine killed mid-request: the runner shuts down cleanly (no ERR_IPC_CHANNEL_CLOSED), killing the command and dropping the lock', async () => {
   await withScene(async (scene) => {
-    const gate = { side: 'baseline', commands: [`echo $$ > ${scene.pidFile}; exec sleep 1000`], timeoutMs: 600_000, outputBytes: 1000 };
+    const gate = { sandbox: sandbox(scene), base: {}, candidate: {}, side: 'baseline', commands: [`echo $$ > ${scene.pidFile}; exec sleep 1000`], limits: { timeoutMs: 600_000, outputBytes: 1000 } };
     const { runnerPid, exited } = engine(scene, 'gate', gate, 'gate');
     const runner = await runnerPid;
     await exited;
@@ -126,13 +128,13 @@ test('two runs on one workspace with different sandbox roots: the second is refu
     const first = new RunnerClient({ runnerPath });
     const second = new RunnerClient({ runnerPath });
     try {
-      await first.request('prepare', { workspace: scene.ws, storageRoot: scene.roots[0], overlay: {} });
+      await first.request('prepare', { sandbox: sandbox(scene), base: {} });
       await assert.rejects(
-        second.request('prepare', { workspace: scene.ws, storageRoot: scene.roots[1], overlay: {} }),
+        second.request('prepare', { sandbox: sandbox(scene, 1), base: {} }),
         new RegExp(`this workspace is in use by another RSI run \\(runner pid ${first.pid}, started by pid ${process.pid}\\): wait for it to end, or stop it with Ctrl-C in its terminal, "RSI: Stop" in the editor, or kill ${first.pid}$`),
       );
       await first.request('release', {});
-      await second.request('prepare', { workspace: scene.ws, storageRoot: scene.roots[1], overlay: {} });
+      await second.request('prepare', { sandbox: sandbox(scene, 1), base: {} });
     } finally {
       await Promise.all([first.dispose(), second.dispose()]);
     }

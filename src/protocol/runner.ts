@@ -3,76 +3,16 @@
  * Every request carries an id; the runner answers it once, may send progress events for it
  * before that, and stops its work when it receives a cancel for the same id.
  */
-import type { MetricReader } from '../core/config';
-import type { WireError } from '../protocol/errors';
-import type { Comparison, SamplingPolicy } from '../core/stats';
+import type { EvaluationRequest, EvaluationResult, GateRequest, GateResult, MeasureRequest, MeasureResult, Overlay } from './evaluation';
+import type { WireError } from './errors';
+import type { MetricSpec, Side } from './metric';
 
-export interface PrepareParams {
+/** Which workspace the runner's sandboxes copy, and where they live. */
+export interface SandboxSpec {
   workspace: string;
   /** Where sandboxes live: outside the workspace (temp dir, or the extension's storage). */
   storageRoot: string;
-  /** Files whose baseline content differs from the workspace (kept winners not yet accepted). */
-  overlay: Record<string, string | null>;
-  /** Environment variables no workspace command may see (the proposer's API key). */
-  hiddenEnv?: string[];
 }
-export interface PrepareResult {
-  baselineDir: string;
-  candidateDir: string;
-  copied: number;
-  deleted: number;
-  ms: number;
-}
-
-export interface CommandLimits {
-  timeoutMs: number;
-  outputBytes: number;
-}
-
-export interface GateParams extends CommandLimits {
-  side: Side;
-  commands: string[];
-}
-export type GateResult = { ok: true; ms: number } | { ok: false; command: string; reason: string; output: string; ms: number };
-
-export type Side = 'baseline' | 'candidate';
-
-export interface MetricSpec extends CommandLimits {
-  command: string;
-  read: MetricReader;
-}
-
-export interface SampleParams {
-  metric: MetricSpec;
-  side: Side;
-  runs: number;
-}
-export interface SampleResult {
-  values: number[];
-  peakRssBytes: number;
-}
-
-export interface CompareParams {
-  metric: MetricSpec;
-  policy: SamplingPolicy;
-  /** Kill a candidate run whose process tree's peak RSS exceeds this. */
-  memoryLimitBytes?: number;
-  /** A deterministic baseline's value: the baseline need not be run again. */
-  constantBaseline?: number;
-  /** Add exactly `pairs` fresh pairs to these earlier ones, then judge them all (no early stop). */
-  extend?: { baseline: number[]; candidate: number[]; pairs: number };
-}
-export type CompareResult =
-  | {
-      ok: true;
-      baseline: number[];
-      candidate: number[];
-      verdict: 'better' | 'worse' | 'same';
-      comparison: Comparison;
-      peakRssBytes: { baseline: number; candidate: number };
-    }
-  /** The candidate's run failed: its outcome and why. */
-  | { ok: false; outcome: 'crashed' | 'timeout' | 'memory-exceeded'; detail: string; baseline: number[]; candidate: number[] };
 
 export interface HistoryParams {
   workspace: string;
@@ -104,10 +44,10 @@ export interface HistoryResult {
   ms: number;
 }
 
-export interface ProfileParams {
-  workspace: string;
-  /** The sandboxes' storage root: profiles are cached in the workspace's folder there. */
-  storageRoot: string;
+export interface ProfileParams extends SandboxSpec {
+  /** The baseline to profile: the workspace with these files laid over it. */
+  base: Overlay;
+  hiddenEnv?: string[];
   metric: MetricSpec;
   /** Identifies the baseline's content: a profile cached under the same key is returned without a run. */
   key: string;
@@ -141,12 +81,11 @@ export type ProfileResult =
 
 export interface RunnerMethods {
   ping: { params: Record<string, never>; result: { pid: number; rssBytes: number; uptimeMs: number } };
-  prepare: { params: PrepareParams; result: PrepareResult };
-  /** Restore the candidate sandbox to the baseline, then write these files (null deletes). */
-  setCandidate: { params: { files: Record<string, string | null> }; result: { ms: number } };
-  gate: { params: GateParams; result: GateResult };
-  sample: { params: SampleParams; result: SampleResult };
-  compare: { params: CompareParams; result: CompareResult };
+  /** Take the workspace's sandboxes (and its run lock) and lay this base into them. */
+  prepare: { params: { sandbox: SandboxSpec; base: Overlay }; result: { ms: number } };
+  gate: { params: GateRequest & { sandbox: SandboxSpec }; result: GateResult };
+  measure: { params: MeasureRequest & { sandbox: SandboxSpec }; result: MeasureResult };
+  evaluate: { params: EvaluationRequest & { sandbox: SandboxSpec }; result: EvaluationResult };
   /** Git history insight: churn, age and fix/revert frequency per file. */
   history: { params: HistoryParams; result: HistoryResult };
   /** One baseline run under a CPU profiler (Node only), summarized; cached per `key`. */
@@ -157,9 +96,11 @@ export interface RunnerMethods {
 export type Method = keyof RunnerMethods;
 
 export type ProgressEvent =
+  | { kind: 'phase'; phase: 'gate' | 'measure' | 'confirm' }
   | { kind: 'run'; side: Side; index: number; value?: number; wallMs: number }
   | { kind: 'gate'; side: Side; command: string }
-  | { kind: 'log'; message: string };
+  /** `debug`: housekeeping, for a log rather than a user's terminal. */
+  | { kind: 'log'; message: string; debug?: boolean };
 
 export type ToRunner =
   | { type: 'request'; id: number; method: Method; params: unknown }
@@ -171,4 +112,9 @@ export type FromRunner =
   | { type: 'event'; id: number; event: ProgressEvent }
   | { type: 'ready'; pid: number; rssBytes: number };
 
-export { CancelledError } from '../protocol/errors';
+export { CancelledError } from './errors';
+
+/** What asks the runner: its client, or anything that stands in for it in a test. */
+export interface RunnerRequests {
+  request<M extends Method>(method: M, params: RunnerMethods[M]['params'], options?: { signal?: AbortSignal; onEvent?: (event: ProgressEvent) => void }): Promise<RunnerMethods[M]['result']>;
+}

@@ -1,0 +1,124 @@
+/**
+ * The evaluation port's requests, served on this machine's two sandboxes: each request lays its
+ * own base and candidate into them (re-preparing only when the base changed), so it depends on no
+ * earlier request.
+ */
+import { createHash } from 'node:crypto';
+import { percent } from '../core/format';
+import type { SamplingPolicy } from '../core/stats';
+import type { EvaluationRequest, EvaluationResult, GateRequest, GateResult, MeasureRequest, MeasureResult, Sampling, Target } from '../protocol/evaluation';
+import type { ProgressEvent, SandboxSpec } from '../protocol/runner';
+import { compare, type SideDirs } from './measure';
+import { runGate } from './gate';
+import type { Sandbox, SandboxPool } from './sandbox';
+
+type Emit = (event: ProgressEvent) => void;
+
+export class Sandboxes {
+  private pool: SandboxPool | undefined;
+  private dirs: SideDirs | undefined;
+  /** The base the sandboxes hold, by content: a request with the same base reuses them. */
+  private preparedKey: string | undefined;
+
+  constructor(private readonly openPool: (spec: SandboxSpec) => Promise<SandboxPool>) {}
+
+  /** Both sandboxes hold `target.base`; the candidate one holds `target.candidate` on top. */
+  async hold(spec: SandboxSpec, target: Target, log?: (message: string) => void): Promise<SideDirs> {
+    // Gone from the runner's own environment, so no command it starts can read them.
+    for (const name of target.hiddenEnv ?? []) delete process.env[name];
+    const pool = await this.openPool(spec);
+    const key = baseKey(spec, target.base);
+    if (pool !== this.pool || key !== this.preparedKey || !this.dirs) {
+      this.pool = pool;
+      this.preparedKey = undefined;
+      const prepared = await pool.acquire(target.base);
+      log?.(`sandboxes ready in ${Math.round(prepared.ms)} ms (${prepared.copied} files copied, ${prepared.deleted} removed)`);
+      this.dirs = { baseline: prepared.a.dir, candidate: prepared.b.dir };
+      this.candidate = prepared.b;
+      this.preparedKey = key;
+    }
+    await this.candidate!.applyCandidate(target.candidate);
+    return this.dirs;
+  }
+
+  private candidate: Sandbox | undefined;
+
+  /** The sandboxes must be prepared again (they were released, or another workspace took the pool). */
+  forget(): void {
+    this.preparedKey = undefined;
+    this.dirs = undefined;
+  }
+}
+
+function baseKey(spec: SandboxSpec, base: Target['base']): string {
+  const hash = createHash('sha256').update(spec.workspace).update('\0').update(spec.storageRoot);
+  for (const rel of Object.keys(base).sort()) hash.update('\0').update(rel).update('\0').update(base[rel] === null ? '\u0001' : `=${base[rel]}`);
+  return hash.digest('hex');
+}
+
+function policy(sampling: Sampling, threshold: number): SamplingPolicy {
+  const { minRuns, maxRuns, alpha, direction, deterministic } = sampling;
+  return { minRuns, maxRuns, alpha, direction, deterministic, noiseFloor: threshold };
+}
+
+export async function gate(request: GateRequest, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<GateResult> {
+  return runGate({ commands: request.commands, side: request.side, ...request.limits }, dirs[request.side], signal, emit);
+}
+
+export async function measure(request: MeasureRequest, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<MeasureResult> {
+  const result = await compare(
+    { metric: request.metric, policy: policy(request.sampling, request.sampling.noiseFloor), memoryLimitBytes: request.memoryLimitBytes, extend: { baseline: [], candidate: [], pairs: request.pairs } },
+    dirs,
+    signal,
+    emit,
+  );
+  if (!result.ok) return result;
+  const { baseline, candidate, comparison, peakRssBytes } = result;
+  return { ok: true, baseline, candidate, comparison, peakRssBytes };
+}
+
+/**
+ * One candidate, whole: its gate, a sequential comparison, and a re-test of an apparent winner.
+ * Below the noise floor a change cannot be told from noise; below the minimum effect it is not
+ * worth keeping: the larger of the two is the bar.
+ */
+export async function evaluate(request: EvaluationRequest, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<EvaluationResult> {
+  const phase = (name: 'gate' | 'measure' | 'confirm') => emit({ kind: 'phase', phase: name });
+  phase('gate');
+  const gated = await runGate({ commands: request.gate, side: 'candidate', ...request.limits }, dirs.candidate, signal, emit);
+  if (!gated.ok) return { outcome: 'gate-failed', detail: `\`${gated.command}\` ${gated.reason}\n${gated.output}` };
+
+  const { sampling } = request;
+  const threshold = Math.max(sampling.noiseFloor, sampling.minEffect);
+  const bar = policy(sampling, threshold);
+  const compareOnce = (extend?: { baseline: number[]; candidate: number[]; pairs: number }) =>
+    compare({ metric: request.metric, policy: bar, memoryLimitBytes: request.memoryLimitBytes, constantBaseline: request.constantBaseline, extend }, dirs, signal, emit);
+
+  phase('measure');
+  const first = await compareOnce();
+  if (!first.ok) return { outcome: first.outcome, detail: first.detail };
+  const pairs = first.baseline.length;
+  const measured = (r: typeof first & { ok: true }, phases: number[]): EvaluationResult['measurement'] => ({
+    comparison: r.comparison,
+    runs: { baseline: r.baseline, candidate: r.candidate },
+    phases,
+    floor: threshold,
+  });
+  if (first.verdict === 'worse') return { outcome: 'regressed', measurement: measured(first, [pairs]) };
+  if (first.verdict === 'same') {
+    const what = sampling.minEffect > sampling.noiseFloor ? 'minimum effect' : 'noise floor';
+    return { outcome: 'no-effect', measurement: measured(first, [pairs]), detail: `no change beyond the ${what} (${percent(threshold).slice(1)})` };
+  }
+  if (!request.confirm || sampling.deterministic) return { outcome: 'kept', measurement: measured(first, [pairs]) };
+  // An apparent winner must hold over as many fresh pairs again, judged on all its pairs: the
+  // interval stays valid (it holds at every look), and the runs that made it look good are diluted
+  // by runs that were not chosen for it, so a lucky streak fades instead of being kept.
+  phase('confirm');
+  const second = await compareOnce({ baseline: first.baseline, candidate: first.candidate, pairs });
+  if (!second.ok) return { outcome: second.outcome, detail: `on the re-test: ${second.detail}` };
+  const measurement = measured(second, [pairs, second.baseline.length - pairs]);
+  const looked = `looked ${percent(first.comparison.change)} after ${pairs} pairs`;
+  if (second.verdict === 'better') return { outcome: 'kept', measurement, detail: `held over ${pairs} fresh pairs (${looked})` };
+  if (second.verdict === 'worse') return { outcome: 'regressed', measurement, detail: `reversed over ${pairs} fresh pairs (${looked})` };
+  return { outcome: 'no-effect', measurement, detail: `did not hold over ${pairs} fresh pairs (${looked})` };
+}
