@@ -4,7 +4,7 @@
  */
 import { Redis, type RedisOptions } from 'ioredis';
 import { UserError, type WireError } from '../protocol/errors';
-import type { EvaluationProgress, EvaluationRequest, EvaluationResult, GateRequest, GateResult, MeasureRequest, MeasureResult } from './seam';
+import type { EvaluationProgress, EvaluationRequest, EvaluationResult, GateRequest, GateResult, MeasureRequest, MeasureResult } from '../protocol/evaluation';
 
 /** One queue for every rsi version: a worker of another version takes a job and refuses it, so both sides can say so. */
 export const QUEUE_NAME = 'rsi-evaluations';
@@ -86,12 +86,15 @@ export async function connectRedis(url: string, role: 'coordinator' | 'worker'):
     enableOfflineQueue: worker,
     retryStrategy: (times) => (!connected ? null : worker ? Math.min(times * 500, 5000) : times <= 10 ? Math.min(times * 500, 3000) : null),
   });
-  redis.on('error', () => {}); // a failed command or the rejection below says it
+  // The socket's error says why (ECONNREFUSED, ENOTFOUND, a wrong password); the rejection only
+  // that the connection closed. Later errors are each command's to report.
+  let why: unknown;
+  redis.on('error', (error) => (why ??= error));
   try {
     await redis.connect();
   } catch (error) {
     redis.disconnect();
-    throw unreachable(url, error);
+    throw unreachable(url, why ?? error);
   }
   connected = true;
   return redis;

@@ -8,7 +8,8 @@ import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CancelledError, fromWire, UserError } from '../protocol/errors';
 import { CANCEL_CHANNEL, cancelledKey, connectRedis, KEY_PREFIX, parseWorkerName, QUEUE_NAME, type JobData, type JobKind, type JobProgress, type JobResult, type Requests } from './jobs';
-import type { EvaluationOptions, Evaluator } from './seam';
+import type { Evaluator } from '../core/evaluator';
+import type { EvaluationOptions } from '../protocol/evaluation';
 import { SnapshotMissingError, SnapshotUploader } from './snapshot';
 
 /** How often the coordinator looks for listening workers while it has jobs out. */
@@ -32,35 +33,49 @@ interface Pending {
   reject(error: Error): void;
 }
 
+/** The connections of one run: made on the first request, closed by release(). */
+interface Connection {
+  redis: Redis;
+  queue: Queue<JobData, JobResult>;
+  events: QueueEvents;
+}
+
 export class QueueEvaluator implements Evaluator {
   private readonly pending = new Map<string, Pending>();
   /** Cancels still being sent: release() waits for them before closing the connection. */
   private readonly cancelling = new Set<Promise<void>>();
   private readonly snapshots: SnapshotUploader;
   private snapshotting: Promise<string> | undefined;
+  private connection: Promise<Connection> | undefined;
   private workerCheck: NodeJS.Timeout | undefined;
   /** Since when no worker of this version has listened, while jobs were out. */
   private unservedSince: number | undefined;
 
-  private constructor(
-    private readonly options: QueueEvaluatorOptions,
-    private readonly redis: Redis,
-    private readonly queue: Queue<JobData, JobResult>,
-    private readonly events: QueueEvents,
-  ) {
-    this.snapshots = new SnapshotUploader(redis, KEY_PREFIX, options.workspace);
-    events.on('progress', ({ jobId, data }) => this.pending.get(jobId)?.onProgress?.(data as JobProgress));
+  constructor(private readonly options: QueueEvaluatorOptions) {
+    this.snapshots = new SnapshotUploader(KEY_PREFIX, options.workspace);
   }
 
-  /** Connects, or fails at once with one sentence when Redis cannot be reached. */
+  /** An evaluator already connected, or one sentence at once when Redis cannot be reached. */
   static async connect(options: QueueEvaluatorOptions): Promise<QueueEvaluator> {
-    const redis = await connectRedis(options.url, 'coordinator');
-    const queue = new Queue<JobData, JobResult>(QUEUE_NAME, { connection: redis });
-    const events = new QueueEvents(QUEUE_NAME, { connection: redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true }) });
-    queue.on('error', () => {}); // requests fail with the error itself
-    events.on('error', () => {});
-    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
-    return new QueueEvaluator(options, redis, queue, events);
+    const evaluator = new QueueEvaluator(options);
+    await evaluator.connected();
+    return evaluator;
+  }
+
+  private connected(): Promise<Connection> {
+    this.connection ??= (async () => {
+      const redis = await connectRedis(this.options.url, 'coordinator');
+      const queue = new Queue<JobData, JobResult>(QUEUE_NAME, { connection: redis });
+      const events = new QueueEvents(QUEUE_NAME, { connection: redis.duplicate({ maxRetriesPerRequest: null, enableOfflineQueue: true }) });
+      queue.on('error', () => {}); // requests fail with the error itself
+      events.on('error', () => {});
+      events.on('progress', ({ jobId, data }) => this.pending.get(jobId)?.onProgress?.(data as JobProgress));
+      await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+      return { redis, queue, events };
+    })();
+    // A failed connection is not kept: the next request tries again.
+    this.connection.catch(() => (this.connection = undefined));
+    return this.connection;
   }
 
   gate(request: Requests['gate']['request'], options?: EvaluationOptions) {
@@ -75,20 +90,24 @@ export class QueueEvaluator implements Evaluator {
     return this.run('evaluate', request, options);
   }
 
-  /** Cancels what is still out, then closes the connections. */
+  /** Cancels what is still out, then closes the connections (the next request connects again). */
   async release(): Promise<void> {
     for (const id of this.pending.keys()) this.cancel(id);
     await Promise.all(this.cancelling);
-    clearInterval(this.workerCheck);
-    await Promise.allSettled([this.events.close(), this.queue.close()]);
-    this.redis.disconnect();
+    this.stopWorkerCheck();
+    const connection = await this.connection?.catch(() => undefined);
+    this.connection = undefined;
+    if (!connection) return;
+    await Promise.allSettled([connection.events.close(), connection.queue.close()]);
+    connection.redis.disconnect();
   }
 
   private async run<K extends JobKind>(kind: K, request: Requests[K]['request'], options: EvaluationOptions = {}): Promise<Requests[K]['result']> {
     const { signal } = options;
     if (signal?.aborted) throw new CancelledError();
     for (let uploadedAgain = false; ; uploadedAgain = true) {
-      const snapshot = await this.snapshot();
+      const { redis } = await this.connected();
+      const snapshot = await this.snapshot(redis);
       const out = await this.once(kind, { version: this.options.version, kind, snapshot, request, calibration: this.options.calibration }, options);
       if ('result' in out) return out.result as Requests[K]['result'];
       // The snapshot expired or was evicted from Redis between upload and job: upload it again, once.
@@ -103,13 +122,14 @@ export class QueueEvaluator implements Evaluator {
   }
 
   /** One snapshot at a time: requests made together share it. */
-  private snapshot(): Promise<string> {
-    this.snapshotting ??= this.snapshots.snapshot().finally(() => (this.snapshotting = undefined));
+  private snapshot(redis: Redis): Promise<string> {
+    this.snapshotting ??= this.snapshots.snapshot(redis).finally(() => (this.snapshotting = undefined));
     return this.snapshotting;
   }
 
   private async once<K extends JobKind>(kind: K, data: JobData<K>, options: EvaluationOptions): Promise<JobResult<K>> {
-    const job = await this.queue.add(kind, data as JobData, {
+    const { queue, events } = await this.connected();
+    const job = await queue.add(kind, data as JobData, {
       attempts: ATTEMPTS,
       removeOnComplete: true,
       removeOnFail: { age: 24 * 3600 },
@@ -125,7 +145,7 @@ export class QueueEvaluator implements Evaluator {
       this.pending.set(id, { job, onProgress: options.onProgress, reject: (error) => (settle(), reject(error)) });
       options.signal?.addEventListener('abort', onAbort, { once: true });
       this.startWorkerCheck();
-      job.waitUntilFinished(this.events).then(
+      job.waitUntilFinished(events).then(
         (out: JobResult) => (settle(), resolve(out as JobResult<K>)),
         (error: Error) => {
           if (!this.pending.has(id)) return; // already settled: cancelled, or no worker
@@ -147,8 +167,9 @@ export class QueueEvaluator implements Evaluator {
         () => false, // taken by a worker (locked): tell it
       );
       if (removed) return;
-      await this.redis.set(cancelledKey(id), '1', 'EX', 24 * 3600).catch(() => undefined);
-      await this.redis.publish(CANCEL_CHANNEL, id).catch(() => undefined);
+      const { redis } = await this.connected();
+      await redis.set(cancelledKey(id), '1', 'EX', 24 * 3600).catch(() => undefined);
+      await redis.publish(CANCEL_CHANNEL, id).catch(() => undefined);
     })();
     this.cancelling.add(sent);
     void sent.finally(() => this.cancelling.delete(sent));
@@ -167,7 +188,7 @@ export class QueueEvaluator implements Evaluator {
   /** With jobs out, are workers of this version listening? Long enough without any, every request fails with why. */
   private async checkWorkers(): Promise<void> {
     const { version, url, noWorkerTimeoutMs } = this.options;
-    const workers = await this.queue.getWorkers().catch(() => undefined);
+    const workers = await this.connection?.then(({ queue }) => queue.getWorkers()).catch(() => undefined);
     if (!workers) return; // this Redis does not list its clients: no check
     const named = workers.map((w) => parseWorkerName(String(w.rawname ?? '').split(':w:')[1] ?? ''));
     if (named.some((w) => w?.version === version)) {

@@ -50,13 +50,12 @@ export class SnapshotUploader {
   private readonly uploaded = new Map<string, number>();
 
   constructor(
-    private readonly redis: Redis,
     private readonly prefix: string,
     private readonly workspace: string,
   ) {}
 
-  /** The manifest id of the workspace as it is on disk now, with everything a worker needs in Redis. */
-  async snapshot(): Promise<string> {
+  /** The manifest id of the workspace as it is on disk now, with everything a worker needs in `redis`. */
+  async snapshot(redis: Redis): Promise<string> {
     const { root, files, scannedAt } = await scanWorkspace(this.workspace);
     const manifest: Manifest = { v: 1, files: {} };
     for (const rel of [...files.keys()].sort()) {
@@ -78,7 +77,7 @@ export class SnapshotUploader {
     const id = sha256(text);
     const at = this.uploaded.get(id);
     if (at === undefined || Date.now() - at > (BLOB_TTL_S * 1000) / 2) {
-      await this.upload(root, manifest, text, id);
+      await upload(redis, this.prefix, root, manifest, text, id);
       this.uploaded.set(id, Date.now());
     }
     return id;
@@ -88,31 +87,33 @@ export class SnapshotUploader {
   forgetUploads(): void {
     this.uploaded.clear();
   }
+}
 
-  private async upload(root: string, manifest: Manifest, text: string, id: string): Promise<void> {
-    const byHash = new Map<string, string>();
-    for (const [rel, entry] of Object.entries(manifest.files)) if ('sha256' in entry) byHash.set(entry.sha256, rel);
-    const hashes = [...byHash.keys()];
-    for (let i = 0; i < hashes.length; i += BATCH) {
-      const batch = hashes.slice(i, i + BATCH);
-      // EXPIRE refreshes a blob that is there and answers 0 for one that is not: one round trip for both.
-      const present = await this.exec(batch.map((h) => ['expire', blobKey(this.prefix, h), BLOB_TTL_S]));
-      const missing = batch.filter((_, j) => present[j] !== 1);
-      const contents = await Promise.all(missing.map((h) => fs.readFile(path.join(root, byHash.get(h)!))));
-      // A file rewritten since it was hashed would be stored under the wrong hash: store only what matches.
-      const commands = missing.flatMap((h, j) => (sha256(contents[j]!) === h ? [['set', blobKey(this.prefix, h), contents[j]!, 'EX', BLOB_TTL_S]] : []));
-      if (commands.length > 0) await this.exec(commands);
-    }
-    await this.redis.set(manifestKey(this.prefix, id), text, 'EX', BLOB_TTL_S);
+/** Stores the manifest and the blobs Redis lacks (refreshing the expiry of those it has). */
+async function upload(redis: Redis, prefix: string, root: string, manifest: Manifest, text: string, id: string): Promise<void> {
+  const byHash = new Map<string, string>();
+  for (const [rel, entry] of Object.entries(manifest.files)) if ('sha256' in entry) byHash.set(entry.sha256, rel);
+  const hashes = [...byHash.keys()];
+  for (let i = 0; i < hashes.length; i += BATCH) {
+    const batch = hashes.slice(i, i + BATCH);
+    // EXPIRE refreshes a blob that is there and answers 0 for one that is not: one round trip for both.
+    const present = await pipelined(redis, batch.map((h) => ['expire', blobKey(prefix, h), BLOB_TTL_S]));
+    const missing = batch.filter((_, j) => present[j] !== 1);
+    const contents = await Promise.all(missing.map((h) => fs.readFile(path.join(root, byHash.get(h)!))));
+    // A file rewritten since it was hashed would be stored under the wrong hash: store only what matches.
+    const commands = missing.flatMap((h, j) => (sha256(contents[j]!) === h ? [['set', blobKey(prefix, h), contents[j]!, 'EX', BLOB_TTL_S]] : []));
+    if (commands.length > 0) await pipelined(redis, commands);
   }
+  await redis.set(manifestKey(prefix, id), text, 'EX', BLOB_TTL_S);
+}
 
-  private async exec(commands: unknown[][]): Promise<unknown[]> {
-    const replies = (await this.redis.pipeline(commands as string[][]).exec()) ?? [];
-    return replies.map(([error, reply]) => {
-      if (error) throw error;
-      return reply;
-    });
-  }
+/** The replies of one round trip of commands; the first failed command's error is thrown. */
+async function pipelined(redis: Redis, commands: unknown[][]): Promise<unknown[]> {
+  const replies = (await redis.pipeline(commands as string[][]).exec()) ?? [];
+  return replies.map(([error, reply]) => {
+    if (error) throw error;
+    return reply;
+  });
 }
 
 /** The worker's side: a blob cache on disk and the workspaces materialized from manifests. */

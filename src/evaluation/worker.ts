@@ -13,7 +13,8 @@ import type { Redis } from 'ioredis';
 import { noiseFloor } from '../core/calibration';
 import { errorKind, toWire, type WireError } from '../protocol/errors';
 import { CANCEL_CHANNEL, cancelledKey, connectRedis, KEY_PREFIX, QUEUE_NAME, workerName, type JobData, type JobProgress, type JobResult, type Requests } from './jobs';
-import type { EvaluationOptions, EvaluationProgress, EvaluationRequest, Evaluator } from './seam';
+import type { Evaluator } from '../core/evaluator';
+import type { EvaluationOptions, EvaluationProgress, EvaluationRequest, MeasureResult } from '../protocol/evaluation';
 import { SnapshotStore } from './snapshot';
 
 /**
@@ -40,7 +41,7 @@ export interface WorkerOptions {
   signal: AbortSignal;
 }
 
-/** A calibrated floor, per metric and snapshot. */
+/** A calibrated floor, per metric command and snapshot. */
 interface Calibrations {
   [key: string]: { floor: number; pairs: number; time: string };
 }
@@ -99,6 +100,11 @@ async function removeLeftovers(storage: string): Promise<void> {
   }
 }
 
+function calibrationKey(data: JobData<'evaluate' | 'measure'>): string {
+  const { command, read } = data.request.metric;
+  return createHash('sha256').update(JSON.stringify([data.snapshot, command, read])).digest('hex');
+}
+
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -146,7 +152,9 @@ class JobHandler {
       } else if (data.kind === 'gate') {
         result = await evaluator.gate((data as JobData<'gate'>).request, run);
       } else {
-        result = await evaluator.measure((data as JobData<'measure'>).request, run);
+        const measured = { ...(await evaluator.measure((data as JobData<'measure'>).request, run)), worker: this.worker };
+        await this.learnFrom(data as JobData<'measure'>, measured);
+        result = measured;
       }
       log(`job ${job.id}: done`);
       return { worker: this.worker, result };
@@ -168,29 +176,47 @@ class JobHandler {
   }
 
   /**
-   * The request with this worker's own noise floor: measured once per metric and workspace snapshot
-   * on this machine with A/A pairs (on the request's base), then cached. Not per base: kept winners
-   * change the base every cycle, and a small change of code barely changes a machine's noise. The bar is then max(this floor, the request's minimum
-   * effect), as on a local run; a deterministic metric, or a floor the config fixes, needs none.
+   * The request with this worker's own noise floor: measured once per metric command and workspace
+   * snapshot on this machine with A/A pairs (on the request's base), then cached. Not per base:
+   * kept winners change the base every cycle, and a small change of code barely changes a
+   * machine's noise. The bar is then max(this floor, the request's minimum effect), as on a local
+   * run; a deterministic metric, or a floor the config fixes, needs none.
    */
   private async calibrated(data: JobData<'evaluate'>, evaluator: Evaluator, run: EvaluationOptions): Promise<EvaluationRequest> {
     const { request, calibration } = data;
     if (request.sampling.deterministic || !calibration) return request;
-    const key = createHash('sha256').update(JSON.stringify([data.snapshot, request.metric])).digest('hex');
-    this.calibrations ??= await this.readCalibrations();
-    let known = this.calibrations[key];
-    if (!known) {
-      run.onProgress?.({ kind: 'log', message: `worker ${this.worker}: measuring its noise floor (${calibration.pairs} A/A pairs)` });
-      const aa = await evaluator.measure({ base: request.base, candidate: request.base, metric: request.metric, limits: request.limits, pairs: calibration.pairs }, run);
-      known = { floor: noiseFloor(aa.baseline, aa.candidate, request.sampling.maxRuns), pairs: calibration.pairs, time: new Date().toISOString() };
-      // Other workers of this machine may have added theirs since: merge, then replace the file whole.
-      this.calibrations = { ...(await this.readCalibrations()), [key]: known };
-      const tmp = `${this.calibrationFile}.${process.pid}.tmp`;
-      await fs.writeFile(tmp, JSON.stringify(this.calibrations, null, 2) + '\n');
-      await fs.rename(tmp, this.calibrationFile);
-      this.options.log(`calibrated: noise floor ${(known.floor * 100).toFixed(2)}% for \`${request.metric.command}\``);
+    const key = calibrationKey(data);
+    let floor = (this.calibrations ??= await this.readCalibrations())[key]?.floor;
+    if (floor === undefined) {
+      run.onProgress?.({ kind: 'log', message: `worker ${this.worker}: measuring its own noise floor (${calibration.pairs} A/A pairs)` });
+      const { base, hiddenEnv, metric, sampling } = request;
+      const aa = await evaluator.measure({ base, candidate: {}, hiddenEnv, metric, sampling, pairs: calibration.pairs }, run);
+      // A failing run says nothing of the noise: the evaluation itself will meet it and say so.
+      if (!aa.ok) return request;
+      floor = await this.remember(key, data, aa.baseline, aa.candidate);
     }
-    return { ...request, sampling: { ...request.sampling, noiseFloor: known.floor } };
+    return { ...request, sampling: { ...request.sampling, noiseFloor: floor } };
+  }
+
+  /** The A/A pairs of a coordinator's own calibration, run here, are this worker's calibration too. */
+  private async learnFrom(data: JobData<'measure'>, result: MeasureResult): Promise<void> {
+    const { request, calibration } = data;
+    const aa = Object.keys(request.candidate).length === 0;
+    if (!calibration || !aa || !result.ok || request.pairs < calibration.pairs) return;
+    const key = calibrationKey(data);
+    if ((this.calibrations ??= await this.readCalibrations())[key] === undefined) await this.remember(key, data, result.baseline, result.candidate);
+  }
+
+  private async remember(key: string, data: JobData<'evaluate' | 'measure'>, baseline: number[], candidate: number[]): Promise<number> {
+    const { metric, sampling } = data.request;
+    const floor = noiseFloor(baseline, candidate, sampling.maxRuns);
+    // Other workers of this machine may have added theirs since: merge, then replace the file whole.
+    this.calibrations = { ...(await this.readCalibrations()), [key]: { floor, pairs: baseline.length, time: new Date().toISOString() } };
+    const tmp = `${this.calibrationFile}.${process.pid}.tmp`;
+    await fs.writeFile(tmp, JSON.stringify(this.calibrations, null, 2) + '\n');
+    await fs.rename(tmp, this.calibrationFile);
+    this.options.log(`calibrated: noise floor ${(floor * 100).toFixed(2)}% for \`${metric.command}\` over ${baseline.length} A/A pairs`);
+    return floor;
   }
 
   private readCalibrations(): Promise<Calibrations> {

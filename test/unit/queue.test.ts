@@ -8,7 +8,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
 import { QueueEvaluator, type QueueEvaluatorOptions } from '../../src/evaluation/queue';
-import type { EvaluationOptions, EvaluationRequest, Evaluator } from '../../src/evaluation/seam';
+import type { Evaluator } from '../../src/core/evaluator';
+import type { EvaluationOptions, EvaluationRequest } from '../../src/protocol/evaluation';
 import { serveQueue } from '../../src/evaluation/worker';
 import { errorKind } from '../../src/protocol/errors';
 import { waitFor } from '../processes';
@@ -30,19 +31,19 @@ const request: EvaluationRequest = {
   candidate: { 'bench.js': 'console.log(41)\n' },
   gate: [],
   limits: { timeoutMs: 10_000, outputBytes: 1 << 16 },
-  metric: { command: 'node bench.js' },
+  metric: { command: 'node bench.js', read: 'wallTime', timeoutMs: 10_000, outputBytes: 1 << 16 },
   sampling: { minRuns: 4, maxRuns: 8, alpha: 0.05, direction: 'minimize', deterministic: false, noiseFloor: 0.5, minEffect: 0.01 },
   confirm: false,
 };
 
-/** A worker in this process whose local evaluator runs `evaluate`; stop() ends it. */
+/** A worker in this process whose local evaluator runs `evaluate` (what it returns is the result's detail, as JSON); stop() ends it. */
 function startWorker(evaluate: (workspace: string, request: EvaluationRequest, options: EvaluationOptions) => Promise<object>, version = '1.0.0') {
   const controller = new AbortController();
   const logs: string[] = [];
   const local = (dir: string): Evaluator => ({
     gate: async () => ({ ok: true, ms: 1 }),
-    measure: async () => ({ baseline: [10, 11, 10, 11], candidate: [10, 11, 11, 10] }),
-    evaluate: async (r, o) => ({ outcome: 'kept', ...(await evaluate(dir, r, o ?? {})) }),
+    measure: async () => ({ ok: true, baseline: [10, 11, 10, 11], candidate: [10, 11, 11, 10], comparison: {} as never, peakRssBytes: { baseline: 0, candidate: 0 } }),
+    evaluate: async (r, o) => ({ outcome: 'kept', detail: JSON.stringify(await evaluate(dir, r, o ?? {})) }),
     release: async () => {},
   });
   const served = serveQueue({ url: server.url, version, storage: mkdtempSync(path.join(os.tmpdir(), 'rsi-worker-')), host: 'testhost', localEvaluator: local, log: (l) => logs.push(l), signal: controller.signal });
@@ -62,11 +63,12 @@ test('an evaluation runs whole on a worker, on the workspace rebuilt there, with
   try {
     const progress: unknown[] = [];
     const result = await evaluator.evaluate(request, { onProgress: (e) => progress.push(e) });
-    assert.equal(result.seen, 'console.log(42)\n');
-    assert.deepEqual(result.candidate, request.candidate);
+    const seen = JSON.parse(result.detail!);
+    assert.equal(seen.seen, 'console.log(42)\n');
+    assert.deepEqual(seen.candidate, request.candidate);
     assert.match(String(result.worker), new RegExp(`^testhost:${process.pid}$`));
     // The worker's floor (A/A pairs that differ by about 5%) replaced the coordinator's 50%.
-    assert.ok(typeof result.floor === 'number' && result.floor > 0 && result.floor < 0.5, String(result.floor));
+    assert.ok(seen.floor > 0 && seen.floor < 0.5, String(seen.floor));
     assert.ok(progress.some((e) => (e as { kind: string; worker?: string }).kind === 'phase' && (e as { worker?: string }).worker === result.worker), JSON.stringify(progress));
   } finally {
     await evaluator.release();

@@ -49,7 +49,7 @@ test('a worker rebuilds the workspace exactly: files, modes and symlinks, withou
   const ws = await workspace({ 'src/a.js': 'a', 'run.sh': '#!/bin/sh\necho 1\n', 'same.txt': 'a', '.rsi/config.json': '{}', '.rsi/lessons.jsonl': '', 'node_modules/x/index.js': 'x' });
   await fs.chmod(path.join(ws, 'run.sh'), 0o755);
   await fs.symlink('src/a.js', path.join(ws, 'link.js'));
-  const id = await new SnapshotUploader(redis, 't1', ws).snapshot();
+  const id = await new SnapshotUploader('t1', ws).snapshot(redis);
   const dir = await new SnapshotStore(redis, 't1', await workerDirs()).materialize(id);
   assert.deepEqual(await tree(dir), {
     '.rsi/config.json': '644 {}',
@@ -64,19 +64,19 @@ test('a worker rebuilds the workspace exactly: files, modes and symlinks, withou
 
 test('the same files make the same manifest; a changed file makes a new one, with one new blob', async () => {
   const ws = await workspace({ 'a.txt': 'one', 'b.txt': 'two' });
-  const uploader = new SnapshotUploader(redis, 't2', ws);
-  const first = await uploader.snapshot();
-  assert.equal(await uploader.snapshot(), first);
+  const uploader = new SnapshotUploader('t2', ws);
+  const first = await uploader.snapshot(redis);
+  assert.equal(await uploader.snapshot(redis), first);
   await fs.writeFile(path.join(ws, 'b.txt'), 'three');
   await fs.utimes(path.join(ws, 'b.txt'), new Date(), new Date(Date.now() + 5000));
-  const second = await uploader.snapshot();
+  const second = await uploader.snapshot(redis);
   assert.notEqual(second, first);
   assert.equal((await redis.keys('t2:blob:*')).length, 3);
 });
 
 test('a snapshot whose blob is gone from Redis is a clear error, not a crash', async () => {
   const ws = await workspace({ 'src/main.js': 'x' });
-  const id = await new SnapshotUploader(redis, 't3', ws).snapshot();
+  const id = await new SnapshotUploader('t3', ws).snapshot(redis);
   await redis.del(...(await redis.keys('t3:blob:*')));
   const store = new SnapshotStore(redis, 't3', await workerDirs());
   await assert.rejects(store.materialize(id), (err: Error) => err instanceof SnapshotMissingError && /src\/main\.js of the workspace snapshot is not in Redis/.test(err.message));
