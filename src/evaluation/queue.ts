@@ -144,6 +144,7 @@ export class QueueEvaluator implements Evaluator {
       };
       this.pending.set(id, { job, onProgress: options.onProgress, reject: (error) => (settle(), reject(error)) });
       options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.signal?.aborted) onAbort(); // while the job was being added
       this.startWorkerCheck();
       job.waitUntilFinished(events).then(
         (out: JobResult) => (settle(), resolve(out as JobResult<K>)),

@@ -161,7 +161,10 @@ class JobHandler {
     } catch (error) {
       // Stopping this worker: fail the attempt, so that BullMQ gives the job to another worker.
       if (this.stopping) throw new Error(`worker ${this.worker} stopped`);
-      if (signal.aborted) return fail({ kind: 'cancelled', message: 'cancelled' });
+      if (signal.aborted) {
+        log(`job ${job.id}: stopped`);
+        return fail({ kind: 'cancelled', message: 'cancelled' });
+      }
       const wire = toWire(error);
       log(`job ${job.id}: ${errorKind(error) === 'program' ? wire.stack ?? wire.message : wire.message}`);
       return fail(wire);

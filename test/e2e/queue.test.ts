@@ -153,7 +153,12 @@ test('stopping the coordinator cancels its jobs: the worker stops the one it hol
     assert.ok(await waitFor(() => /cancelled by its coordinator/.test(held.log()), 30_000), held.log());
     const queue = new Queue(QUEUE_NAME, { connection: { host: '127.0.0.1', port: redis.port } });
     try {
-      const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+      // The cancelled job ends once the worker has killed what it ran: wait for that, then nothing is left.
+      let counts: Record<string, number> = {};
+      for (const deadline = Date.now() + 30_000; Date.now() < deadline; await new Promise((resolve) => setTimeout(resolve, 100))) {
+        counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
+        if (Object.values(counts).every((n) => n === 0)) break;
+      }
       assert.ok(Object.values(counts).every((n) => n === 0), JSON.stringify(counts));
     } finally {
       await queue.close();

@@ -7,6 +7,7 @@ import { mkdtempSync, promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { after, before, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { QueueEvaluator, type QueueEvaluatorOptions } from '../../src/evaluation/queue';
 import type { Evaluator } from '../../src/core/evaluator';
 import type { EvaluationOptions, EvaluationRequest } from '../../src/protocol/evaluation';
@@ -119,6 +120,29 @@ test('a cancelled request stops the worker running it', async () => {
   } finally {
     await evaluator.release();
     await worker.stop();
+  }
+});
+
+test('a snapshot evicted from Redis is uploaded again, and the request goes on', async () => {
+  const evaluator = await coordinator({ calibration: null });
+  const first = startWorker(async () => ({}));
+  await evaluator.evaluate(request);
+  await first.stop();
+  const redis = new Redis(server.url);
+  try {
+    await redis.del(...(await redis.keys('rsi:blob:*')));
+    // A new worker has no cache: it must fetch every blob, and finds none.
+    const second = startWorker(async (dir) => ({ seen: await fs.readFile(path.join(dir, 'bench.js'), 'utf8') }));
+    try {
+      const result = await evaluator.evaluate(request);
+      assert.equal(JSON.parse(result.detail!).seen, 'console.log(42)\n');
+      assert.ok(second.logs.some((l) => /bench\.js of the workspace snapshot is not in Redis/.test(l)), second.logs.join('\n'));
+    } finally {
+      await second.stop();
+    }
+  } finally {
+    redis.disconnect();
+    await evaluator.release();
   }
 });
 
