@@ -62,8 +62,8 @@ export const queueThroughput: Measurement = {
   name: 'cycles through a Redis queue',
   how: 'rsi cycle on fresh copies of examples/backtest (deterministic, 4 candidates a cycle, same seed), from a cold start: locally, then through 1 and 2 rsi worker processes on this same machine, alternating, BENCH_QUEUE_REPS runs each of BENCH_QUEUE_CYCLES cycles; decisions = lessons recorded. Overhead per candidate = (queued with 1 worker - local) / decisions.',
   async run(ctx: Context): Promise<Row[]> {
-    const reps = envInt('BENCH_QUEUE_REPS', 3);
-    const cycles = envInt('BENCH_QUEUE_CYCLES', 1);
+    const reps = envInt('BENCH_QUEUE_REPS', 2);
+    const cycles = envInt('BENCH_QUEUE_CYCLES', 3);
     const redis = await startRedis();
     const configs = [{ label: 'local', workers: 0 }, { label: '1 worker', workers: 1 }, { label: '2 workers', workers: 2 }];
     const samples = new Map(configs.map((c) => [c.label, [] as { ms: number; decisions: number }[]]));

@@ -147,14 +147,8 @@ async function queueEvaluator(workspace: string, flag: string | undefined) {
   const config = await loadConfig(workspace);
   const url = flag === undefined ? config.evaluation.queue : checkedQueue(flag);
   if (url === null) return undefined;
-  const { QueueEvaluator } = await import('./queue.js');
-  return QueueEvaluator.connect({
-    url,
-    workspace,
-    version,
-    calibration: config.noise.floor === null ? { pairs: config.noise.calibrationRuns } : null,
-    noWorkerTimeoutMs: config.evaluation.waitForWorkersSeconds * 1000,
-  });
+  const { QueueEvaluator, queueOptions } = await import('./queue.js');
+  return QueueEvaluator.connect(queueOptions(url, workspace, config, version));
 }
 
 /**

@@ -8,6 +8,7 @@ import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CancelledError, fromWire, UserError } from '../protocol/errors';
 import { CANCEL_CHANNEL, cancelledKey, connectRedis, KEY_PREFIX, parseWorkerName, QUEUE_NAME, type JobData, type JobKind, type JobProgress, type JobResult, type Requests } from './jobs';
+import type { RsiConfig } from '../core/config';
 import type { Evaluator } from '../core/evaluator';
 import type { EvaluationOptions } from '../protocol/evaluation';
 import { SnapshotMissingError, SnapshotUploader } from './snapshot';
@@ -25,6 +26,17 @@ export interface QueueEvaluatorOptions {
   calibration: { pairs: number } | null;
   /** With jobs out and no worker of this version listening for this long, the requests fail. */
   noWorkerTimeoutMs: number;
+}
+
+/** What a workspace's config asks of the queue (the CLI and the editor alike). */
+export function queueOptions(url: string, workspace: string, config: RsiConfig, version: string): QueueEvaluatorOptions {
+  return {
+    url,
+    workspace,
+    version,
+    calibration: config.noise.floor === null ? { pairs: config.noise.calibrationRuns } : null,
+    noWorkerTimeoutMs: config.evaluation.waitForWorkersSeconds * 1000,
+  };
 }
 
 interface Pending {
