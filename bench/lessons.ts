@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { execCommand } from '../src/runner/exec';
+import { execCommand } from '../src/process/exec';
 import { envInt, median, MiB, progress, type Context, type Measurement, type Row } from './lib';
 
 const CLI = path.resolve(__dirname, '..', 'dist', 'cli.js');

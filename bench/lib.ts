@@ -48,7 +48,7 @@ export class Context {
     return new Context(await fs.mkdtemp(path.join(os.tmpdir(), 'rsi-bench-')));
   }
 
-  /** A new, empty directory under the root: never reuse a deleted one (MEASURED.md, ext4). */
+  /** A new, empty directory under the root: never reuse a deleted one (ext4 creates slowly where many entries were deleted). */
   async freshDir(label: string): Promise<string> {
     const dir = path.join(this.root, `${label}-${++this.dirs}`);
     await fs.mkdir(dir, { recursive: true });

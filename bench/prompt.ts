@@ -15,7 +15,7 @@ import { unifiedDiff } from '../src/core/patch';
 import { seededRandom } from '../src/core/random';
 import { listTargetFiles } from '../src/core/workspace';
 import { RunnerClient } from '../src/runner/client';
-import { execCommand } from '../src/runner/exec';
+import { execCommand } from '../src/process/exec';
 import { profiledEnv, summarizeProfiles, type ProcessProfile } from '../src/runner/profile';
 import { envInt, median, progress, type Context, type Measurement, type Row } from './lib';
 import { RUNNER_PATH } from './runner';

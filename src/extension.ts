@@ -39,5 +39,13 @@ export function activate(context: vscode.ExtensionContext): RsiApi {
     ...registerCommands({ controller, lessons, lessonDiffs, report, secrets: context.secrets }),
     ...registerLmTools(controller, lessons),
   );
+  shutdown = () => controller.shutdown();
   return { runCycle: (folder) => controller.runCycle(folder), controller, statusBar, lessonsTree, report, activateMs: performance.now() - started };
+}
+
+let shutdown: (() => Promise<void>) | undefined;
+
+/** VS Code waits for this: the runners kill what they run and exit before the window's process does. */
+export function deactivate(): Promise<void> | undefined {
+  return shutdown?.();
 }

@@ -17,6 +17,7 @@ import type { Direction, Lesson, Verdict } from './lessons';
 import { findMeasuringFiles } from './measuringCode';
 import { ANSWER_FORMAT } from './proposers/format';
 import { readTextOrNull } from './workspace';
+import { clip } from './text';
 
 export interface BaselineSummary {
   median: number;
@@ -197,13 +198,10 @@ function hotLines(file: TargetFile, functions: ProfiledFunction[], busyMs: numbe
     .sort((a, b) => b[1] - a[1])
     .slice(0, HOT_LINES.count);
   if (hottest.length === 0) return '';
-  const quoted = hottest.map(([line, ms]) => `- line ${line}, ${((100 * ms) / busyMs).toFixed(1)}%: \`${clipLine((lines[line - 1] ?? '').trim())}\``);
+  const quoted = hottest.map(([line, ms]) => `- line ${line}, ${((100 * ms) / busyMs).toFixed(1)}%: \`${clip((lines[line - 1] ?? '').trim(), 120)}\``);
   return `Hottest lines (share of the profiled busy time):\n${quoted.join('\n')}\n`;
 }
 
-function clipLine(line: string): string {
-  return line.length > 120 ? `${line.slice(0, 119)}…` : line;
-}
 
 interface FileBlock {
   path: string;

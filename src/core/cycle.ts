@@ -1,6 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import type { EvaluationProgress, EvaluationRequest, EvaluationResult, Overlay, Sampling } from '../protocol/evaluation';
+import type { EvaluationProgress, EvaluationRequest, EvaluationResult, Overlay, Sampling, Target } from '../protocol/evaluation';
 import type { MetricSpec } from '../protocol/metric';
 import type { RunnerRequests } from '../protocol/runner';
 import { measureNoise, readCalibration, writeCalibration, type Calibration } from './calibration';
@@ -14,7 +15,7 @@ import { createProposer, ProposerError, proposerForKind, type ProposerOptions } 
 import type { Proposal, Proposer } from './proposers/types';
 import { errorKind, UserError, userMessage } from '../protocol/errors';
 import type { Evaluator } from './evaluator';
-import { isConstant, median, pairSpread, type Comparison } from './stats';
+import { gainSign, isConstant, median, pairSpread, type Comparison } from './stats';
 import { checkTargets } from './targets';
 import { listTargetFiles, readTextOrNull, replaceIfUnchanged } from './workspace';
 
@@ -454,7 +455,7 @@ class Loop {
   private async chooseWinner(lessons: Lesson[], baseline: BaselineStats, noiseFloor: number): Promise<Pick<CycleReport, 'winner' | 'headToHead'>> {
     const kept = lessons.filter((l) => l.outcome === 'kept' && l.metric);
     if (kept.length < 2 || baseline.deterministic) return { winner: bestKept(kept, this.config.metric.direction) };
-    const sign = this.config.metric.direction === 'maximize' ? 1 : -1;
+    const sign = gainSign(this.config.metric.direction);
     const headToHead: NonNullable<CycleReport['headToHead']> = [];
     for (const lesson of kept) {
       const candidate = this.candidates.get(lesson.id)!;
@@ -489,7 +490,7 @@ class Loop {
 
   private combineCoWinners(winner: Lesson, lessons: Lesson[]): Combination | undefined {
     const kept = (lesson: Lesson) => ({ lesson, candidate: this.candidates.get(lesson.id)! });
-    const sign = this.config.metric.direction === 'maximize' ? 1 : -1;
+    const sign = gainSign(this.config.metric.direction);
     const others = lessons.filter((l) => l.outcome === 'kept' && l !== winner).sort((a, b) => sign * (b.metric!.change - a.metric!.change));
     return combine(kept(winner), others.map(kept));
   }
@@ -572,9 +573,12 @@ class Loop {
   }
 
   /** The baseline as this cycle measures it: the snapshot (absent files too: a kept winner may have deleted one the workspace still has). */
-  private base(): { base: Overlay; candidate: Overlay; hiddenEnv: string[] } {
-    return { base: Object.fromEntries(this.snapshot), candidate: {}, hiddenEnv: this.hiddenEnv };
+  private base(): Target {
+    return { base: Object.fromEntries(this.snapshot), candidate: {}, hiddenEnv: this.hiddenEnv, epoch: `${this.runId}/${this.cycleNumber}` };
   }
+
+  /** Tells this run's epochs from another's (a runner outlives a run in the editor). */
+  private readonly runId = randomUUID();
 
   private request() {
     return { signal: this.options.signal, onProgress: (event: EvaluationProgress) => event.kind === 'log' && this.log(event.message, event) };
@@ -595,7 +599,7 @@ function withNote(note: string | undefined, lesson: Lesson): Lesson {
 }
 
 function bestKept(lessons: Lesson[], direction: RsiConfig['metric']['direction']): Lesson | undefined {
-  const sign = direction === 'maximize' ? 1 : -1;
+  const sign = gainSign(direction);
   return lessons
     .filter((l) => l.outcome === 'kept' && l.metric)
     .reduce<Lesson | undefined>((best, l) => (!best || sign * l.metric!.change > sign * best.metric!.change ? l : best), undefined);

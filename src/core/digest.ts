@@ -6,6 +6,9 @@
 import type { FileHistory, ProfiledFunction, ProfileResult } from '../protocol/runner';
 import type { Direction, Lesson, Outcome, Verdict } from './lessons';
 import { restingParameters } from './proposers/tuner';
+import { clip } from './text';
+import { percent } from './format';
+import { gainSign } from './stats';
 
 export interface Group {
   /** A line above the items; none for a group of plain items. */
@@ -57,7 +60,7 @@ export function lessonDigest(lessons: Lesson[], verdicts: Map<string, Verdict['v
   };
   const newestFirst = [...lessons].reverse();
   const rejected = newestFirst.filter((l) => verdicts.get(l.id) === 'rejected');
-  const gain = (l: Lesson) => (direction === 'maximize' ? 1 : -1) * (l.metric?.change ?? 0);
+  const gain = (l: Lesson) => gainSign(direction) * (l.metric?.change ?? 0);
   const kept = newestFirst.filter((l) => l.outcome === 'kept' && verdicts.get(l.id) !== 'rejected').sort((a, b) => gain(b) - gain(a));
   const regressed = newestFirst.filter((l) => l.outcome === 'regressed' && verdicts.get(l.id) !== 'rejected');
   const noEffect = newestFirst.filter((l) => l.outcome === 'no-effect' && verdicts.get(l.id) !== 'rejected');
@@ -150,7 +153,7 @@ function tellingLine(detail: string | undefined): string {
   const rest = (detail ?? '').split('\n').slice(1);
   for (const pattern of [/^\s*\w*error\b/i, /\b(not ok|assert\w*|expected|fail\w*)\b/i]) {
     const line = rest.find((l) => pattern.test(l));
-    if (line) return clip(line.trim());
+    if (line) return clip(line.trim(), LINE_CHARS);
   }
   return '';
 }
@@ -221,31 +224,24 @@ export function fitSection(section: Section | undefined, room: number): string {
   return text;
 }
 
-export function percent(change: number): string {
-  return `${change >= 0 ? '+' : ''}${(change * 100).toFixed(2)}%`;
-}
 
 function days(n: number): string {
   return n === 0 ? 'today' : n === 1 ? 'yesterday' : `${n} days ago`;
 }
 
 function quote(text: string): string {
-  return JSON.stringify(clip(text.split('\n')[0] ?? ''));
+  return JSON.stringify(clip(text.split('\n')[0] ?? '', LINE_CHARS));
 }
 
 function firstLine(text: string | undefined): string {
-  return clip((text ?? '').split('\n')[0]!.trim());
-}
-
-function clip(line: string): string {
-  return line.length > LINE_CHARS ? `${line.slice(0, LINE_CHARS - 1)}…` : line;
+  return clip((text ?? '').split('\n')[0]!.trim(), LINE_CHARS);
 }
 
 /** The patch's changed lines, indented under the lesson: what exactly was tried. */
 function changedLines(patch: string): string {
   const changed = patch.split('\n').filter((l) => /^[-+]/.test(l) && !/^(---|\+\+\+) /.test(l));
   if (changed.length === 0) return '';
-  const shown = changed.slice(0, PATCH_LINES).map((l) => `\n    ${clip(l)}`);
+  const shown = changed.slice(0, PATCH_LINES).map((l) => `\n    ${clip(l, LINE_CHARS)}`);
   const more = changed.length > PATCH_LINES ? `\n    (${changed.length - PATCH_LINES} more changed lines)` : '';
   return shown.join('') + more;
 }

@@ -8,6 +8,11 @@ export function percent(x: number): string {
   return `${x >= 0 ? '+' : ''}${(x * 100).toFixed(2)}%`;
 }
 
+/** Bytes in MiB, one decimal: 91.5 MiB. */
+export function mib(bytes: number): string {
+  return `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
 /** A metric value: integers as they are, others to five significant digits. */
 export function metricValue(x: number): string {
   return Number.isInteger(x) ? String(x) : x.toPrecision(5);

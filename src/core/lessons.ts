@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { randomUUID } from 'node:crypto';
 import type { Method } from './stats';
 
-/** Every way a candidate can end (DESIGN.md). */
+/** Every way a candidate can end (README, "Lessons"). */
 export const OUTCOMES = [
   'kept', 'regressed', 'no-effect', 'gate-failed', 'crashed', 'timeout', 'memory-exceeded', 'invalid', 'duplicate',
 ] as const;

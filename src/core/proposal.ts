@@ -3,7 +3,8 @@ import * as path from 'node:path';
 import type { PendingProposal } from './cycle';
 import { appendRecords, type Verdict } from './lessons';
 import { normalizeRelative } from './patch';
-import { readTextOrNull, replaceIfUnchanged, writeFileAtomic } from './workspace';
+import { writeFileAtomic } from './files';
+import { readTextOrNull, replaceIfUnchanged } from './workspace';
 
 /**
  * `.rsi/proposal.json`: the pending proposal a run left, until `rsi apply` or `rsi reject`

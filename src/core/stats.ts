@@ -1,14 +1,19 @@
-// Statistics for deciding whether a candidate beats the baseline (DESIGN.md "Measuring").
+// Statistics for deciding whether a candidate beats the baseline (README, "How a decision is made").
 //
 // Runs are interleaved (A B A B), so they come in pairs that share the machine's state of the
 // moment: each pair gives one difference, and the drift of the machine cancels inside it (A/A
-// pairs correlate by 0.25-0.36 on a busy machine, MEASURING.md). A positive metric (a time, a
+// pairs correlated by 0.25-0.36 on a busy 2-core machine). A positive metric (a time, a
 // size) is compared on the log of the ratio candidate/baseline: relative changes compose, and an
 // interval of a time can never go below -100%. The decision is sequential and valid at every look
 // (see `judge`). Pure functions, no dependencies.
 import type { Direction } from './lessons';
 
 export type { Direction };
+
+/** +1 when larger is better, -1 when smaller is: `gainSign * change` is positive for an improvement. */
+export function gainSign(direction: Direction): 1 | -1 {
+  return direction === 'maximize' ? 1 : -1;
+}
 
 /** Median; 0 for an empty array (callers never get NaN from degenerate input). */
 export function median(xs: number[]): number {
@@ -222,7 +227,7 @@ export function judge(
   const minRuns = Math.max(2, Math.floor(policy.minRuns));
   const maxRuns = Math.max(minRuns, Math.floor(policy.maxRuns));
   const floor = Math.max(0, policy.noiseFloor);
-  const sign = policy.direction === 'maximize' ? 1 : -1; // gain = sign * change: positive is good
+  const sign = gainSign(policy.direction);
 
   if (policy.deterministic && baseline.length >= 1 && candidate.length >= 1 && isConstant(baseline) && isConstant(candidate)) {
     const { d, toChange } = pairedDifferences(baseline.slice(0, 1), candidate.slice(0, 1));

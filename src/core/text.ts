@@ -1,5 +1,10 @@
 // Excerpts of command output for messages and lessons (pure: the runner uses it too).
 
+/** At most `max` characters, an ellipsis marking a cut. */
+export function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max - 1)}…` : text;
+}
+
 /** The first `count` non-blank lines, at most 2000 characters. */
 export function firstLines(text: string, count = 12): string {
   const kept = text.split('\n').filter((l) => l.trim() !== '').slice(0, count).join('\n');

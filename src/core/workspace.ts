@@ -74,10 +74,3 @@ function readTextOrNullSync(file: string): string | null {
   }
 }
 
-/** Writes through a temporary file and a rename, so a crash never leaves a half-written file. */
-export async function writeFileAtomic(file: string, content: string): Promise<void> {
-  await fs.mkdir(path.dirname(file), { recursive: true });
-  const temp = `${file}.rsi-${process.pid}.tmp`;
-  await fs.writeFile(temp, content);
-  await fs.rename(temp, file);
-}

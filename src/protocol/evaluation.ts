@@ -17,6 +17,11 @@ export interface Target {
   candidate: Overlay;
   /** Environment variables no command may see (the proposer's API key: a candidate could print it). */
   hiddenEnv?: string[];
+  /**
+   * Requests of one epoch (a cycle) see the workspace's other files as the epoch's first request
+   * found them; a new epoch reads them again (the user may have edited the benchmark meanwhile).
+   */
+  epoch?: string;
 }
 
 export interface GateRequest extends Target {

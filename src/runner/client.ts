@@ -1,7 +1,8 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mib } from '../core/format';
 import { fromWire } from '../protocol/errors';
-import { killMarked, withMark } from './exec';
+import { killMarked, withMark } from '../process/tree';
 import { CancelledError, type FromRunner, type Method, type ProgressEvent, type RunnerMethods, type ToRunner } from '../protocol/runner';
 
 export { CancelledError };
@@ -185,6 +186,3 @@ export class RunnerClient {
   }
 }
 
-function mib(bytes: number): string {
-  return `${(bytes / 1048576).toFixed(0)} MiB`;
-}

@@ -27,7 +27,7 @@ export class Sandboxes {
     // Gone from the runner's own environment, so no command it starts can read them.
     for (const name of target.hiddenEnv ?? []) delete process.env[name];
     const pool = await this.openPool(spec);
-    const key = baseKey(spec, target.base);
+    const key = baseKey(spec, target);
     if (pool !== this.pool || key !== this.preparedKey || !this.dirs) {
       this.pool = pool;
       this.preparedKey = undefined;
@@ -50,8 +50,8 @@ export class Sandboxes {
   }
 }
 
-function baseKey(spec: SandboxSpec, base: Target['base']): string {
-  const hash = createHash('sha256').update(spec.workspace).update('\0').update(spec.storageRoot);
+function baseKey(spec: SandboxSpec, { base, epoch = '' }: Target): string {
+  const hash = createHash('sha256').update(spec.workspace).update('\0').update(spec.storageRoot).update('\0').update(epoch);
   for (const rel of Object.keys(base).sort()) hash.update('\0').update(rel).update('\0').update(base[rel] === null ? '\u0001' : `=${base[rel]}`);
   return hash.digest('hex');
 }

@@ -2,7 +2,7 @@ import { failureExcerpt } from '../core/text';
 import type { GateResult } from '../protocol/evaluation';
 import type { CommandLimits, Side } from '../protocol/metric';
 import { CancelledError, type ProgressEvent } from '../protocol/runner';
-import { execCommand } from './exec';
+import { execCommand } from '../process/exec';
 
 /** The gate's commands in one sandbox, in order: the first that fails, times out or is killed says why. */
 export async function runGate(

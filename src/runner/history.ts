@@ -4,7 +4,7 @@
  * through, a merge counting as one change (what it brought in), and it makes the history a simple
  * chain that a new HEAD extends at the front.
  *
- * Per-commit changed-file lists are what isomorphic-git is slow at (shared/MEASURED.md), so every
+ * Per-commit changed-file lists are what isomorphic-git is slow at (the history figures of `npm run bench`), so every
  * commit is diffed once and kept in `history.json` in the workspace's storage folder (outside the
  * workspace); a new HEAD walks back only to the newest commit already indexed. isomorphic-git is
  * imported by the first request that needs it, never at the runner's start-up, and never for a
@@ -13,6 +13,7 @@
 import * as nodeFs from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { writeFileAtomic } from '../core/files';
 import type { CommitObject, TreeEntry } from 'isomorphic-git';
 import { CancelledError } from '../protocol/runner';
 import { objectStoreFs } from './objectStoreFs';
@@ -74,7 +75,7 @@ export async function history(params: HistoryParams, signal: AbortSignal): Promi
   const cached = await readCache(cacheFile, repo);
   const indexer = new CommitIndexer(access, signal);
   const commits = await firstParentWindow(indexer, head, params.commits, cached?.commits ?? []);
-  if (indexer.indexed > 0 || cached?.head !== head) await writeCache(cacheFile, { v: 1, repo, head, commits });
+  if (indexer.indexed > 0 || cached?.head !== head) await writeFileAtomic(cacheFile, JSON.stringify({ v: 1, repo, head, commits } satisfies HistoryCache));
   const prefix = toPosix(path.relative(repo, workspace));
   return result(fileStats(commits, prefix ? `${prefix}/` : '', params.paths), commits.length, indexer.indexed);
 }
@@ -216,13 +217,6 @@ async function readCache(file: string, repo: string): Promise<HistoryCache | und
   } catch {
     return undefined; // absent or unreadable: index afresh
   }
-}
-
-/** Through a temporary file and a rename: a reader (another run of the same workspace) never sees half a file. */
-async function writeCache(file: string, cache: HistoryCache): Promise<void> {
-  const temp = `${file}.${process.pid}.tmp`;
-  await nodeFs.promises.writeFile(temp, JSON.stringify(cache));
-  await nodeFs.promises.rename(temp, file);
 }
 
 function toPosix(rel: string): string {

@@ -2,7 +2,7 @@
  * The runner: a forked child that executes user code for the engine. Only Node builtins load at
  * start-up, so it answers quickly and weighs little next to what it measures.
  */
-import { killAll } from './exec';
+import { killAll } from '../process/exec';
 import { toWire } from '../protocol/errors';
 import { evaluate, gate, measure, Sandboxes } from './evaluate';
 import { profile } from './profile';

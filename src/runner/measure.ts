@@ -1,10 +1,11 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { mib } from '../core/format';
 import { judge, type Comparison, type SamplingPolicy, type Verdict } from '../core/stats';
 import { firstLines } from '../core/text';
 import { UserError } from '../protocol/errors';
-import { execCommand, type ExecResult } from './exec';
+import { execCommand, type ExecResult } from '../process/exec';
 import type { MetricReader, MetricSpec, Side } from '../protocol/metric';
 import { CancelledError, type ProgressEvent } from '../protocol/runner';
 
@@ -213,6 +214,3 @@ function exitText(result: ExecResult): string {
   return result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
 }
 
-function mib(bytes: number): string {
-  return `${(bytes / 1048576).toFixed(1)} MiB`;
-}

@@ -2,7 +2,7 @@
  * node:fs for isomorphic-git, answering its object-store lookups from directory listings read once.
  *
  * For every object, isomorphic-git stats the git dir, tries the loose file (a failed open, and an
- * error object built), then lists objects/pack (shared/MEASURED.md): most of the time of indexing
+ * error object built), then lists objects/pack (profiled): most of the time of indexing
  * a history went there. Objects never change under an id, and every object reachable from a HEAD
  * resolved before the first lookup is already in the listings, so they hold for one request (make
  * a new one per request). A repack racing the request can make a lookup fail: the request fails,

@@ -9,8 +9,9 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFileAtomic } from '../core/files';
 import { firstLines } from '../core/text';
-import { execCommand } from './exec';
+import { execCommand } from '../process/exec';
 import { CancelledError, type ProfiledFunction, type ProfileParams, type ProfileResult, type ProgressEvent } from '../protocol/runner';
 import { workspaceStorage } from './sandbox';
 
@@ -56,9 +57,7 @@ export async function profile(params: ProfileParams, cwd: () => Promise<string>,
   emit({ kind: 'log', message: `profiling one baseline run of \`${params.metric.command}\` (once per baseline)` });
   const result = await profileRun(params, await cwd(), signal, preload);
   cache.entries = [...cache.entries.filter((e) => e.key !== params.key), { key: params.key, result }].slice(-CACHED);
-  const temp = `${cacheFile}.${process.pid}.tmp`;
-  await fs.writeFile(temp, JSON.stringify(cache));
-  await fs.rename(temp, cacheFile);
+  await writeFileAtomic(cacheFile, JSON.stringify(cache));
   return result;
 }
 

@@ -12,7 +12,7 @@
  * A sandbox is built once and then kept (across cycles and CLI runs): a sync copies only what changed,
  * and between candidates only the files a candidate touched are restored. Creating and deleting
  * thousands of files per candidate would be slow, and on ext4 without a journal creating many files
- * soon after deleting many is ~12x slower still (shared/MEASURED.md).
+ * soon after deleting many was measured ~12x slower still.
  *
  * Files are copied (fs.copyFile), never hard-linked: an in-place write in the sandbox must never reach
  * the user's files. Only the top-level node_modules is a symlink to the workspace's (not copied: it
@@ -26,6 +26,7 @@ import { createHash } from 'node:crypto';
 import { promises as fs, lstatSync, type Stats } from 'node:fs';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { writeFileAtomic } from '../core/files';
 import { UserError } from '../protocol/errors';
 import { WorkspaceLock } from './workspaceLock';
 
@@ -179,12 +180,6 @@ async function pruneEmptyDirs(dir: string, stop: string): Promise<void> {
   }
 }
 
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const tmp = `${file}.${process.pid}.tmp`;
-  await fs.writeFile(tmp, text);
-  await fs.rename(tmp, file);
-}
-
 /** One kept copy of the workspace. Get them from SandboxPool, which holds the workspace's run lock. */
 export class Sandbox {
   /** The copied tree, where commands run. */
@@ -278,7 +273,7 @@ export class Sandbox {
       files: Object.fromEntries(files),
       overlay: Object.fromEntries([...over].map(([rel, text]) => [rel, text !== null])),
     };
-    await writeAtomic(this.stateFile, JSON.stringify(next));
+    await writeFileAtomic(this.stateFile, JSON.stringify(next));
     await this.writeTouched([]);
     return { copied, deleted: toDelete.size, ms: performance.now() - started };
   }
@@ -392,7 +387,7 @@ export class Sandbox {
   }
 
   private async writeTouched(paths: Rel[]): Promise<void> {
-    await writeAtomic(this.touchedFile, JSON.stringify(paths));
+    await writeFileAtomic(this.touchedFile, JSON.stringify(paths));
     this.touchedOnDisk = paths.length > 0;
   }
 }

@@ -21,7 +21,7 @@ import { hostname } from 'node:os';
 import * as path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { UserError } from '../protocol/errors';
-import { isProcessRunning, processStart } from './exec';
+import { isProcessRunning, processStart } from '../process/tree';
 
 export const LOCK_FILE = path.join('.rsi', 'run.lock');
 /** How long a runner whose engine is gone gets to finish shutting down (killing its commands) and drop the lock. */

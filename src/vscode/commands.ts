@@ -1,6 +1,7 @@
 import * as vscode from 'vscode';
 import { openConfig } from './configFile';
-import { API_KEY_SECRET, type CycleController } from './controller';
+import type { CycleController } from './controller';
+import { API_KEY_SECRET } from './engineOptions';
 import type { ProposalSession } from './inlineDiff/session';
 import type { LessonDiffs } from './lessonDiff';
 import type { LessonsFile } from './lessonsFile';

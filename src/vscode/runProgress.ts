@@ -1,6 +1,7 @@
 import type { EngineEvent } from '../core/cycle';
 import type { Lesson } from '../core/lessons';
 import { percent } from '../core/format';
+import { gainSign } from '../core/stats';
 
 /**
  * What a run is doing, folded from the engine's events: the stage, candidate i of n, the metric
@@ -76,6 +77,6 @@ function runCount(runs: number): string {
 function isBetterKept(lesson: Lesson, best: Lesson | undefined): boolean {
   if (lesson.outcome !== 'kept' || !lesson.metric) return false;
   if (!best?.metric) return true;
-  const sign = lesson.metric.direction === 'maximize' ? 1 : -1;
+  const sign = gainSign(lesson.metric.direction);
   return sign * lesson.metric.change > sign * best.metric.change;
 }

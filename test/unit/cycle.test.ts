@@ -111,6 +111,10 @@ test("a kept winner is the next cycle's base, in the requests, not in the user's
   const evaluator = new FakeEvaluator();
   const summary = await runCycles(options(ws, evaluator, scripted([setTo(90)], [setTo(70)])), 2);
   assert.equal(evaluator.evaluations[1]!.base[FILE], 'module.exports = 90;\n');
+  // Each cycle is an epoch: the evaluator reads the workspace's other files again for the next one.
+  const [first, second] = evaluator.evaluations.map((r) => r.epoch);
+  assert.ok(first && second && first !== second);
+  assert.equal(evaluator.measures[0]!.epoch, first, "the cycle's baseline runs share its candidates' epoch");
   assert.equal(readFileSync(join(ws, FILE), 'utf8'), 'module.exports = 100;\n');
   assert.deepEqual(summary.proposal?.changes.map((c) => [c.before, c.after]), [['module.exports = 100;\n', 'module.exports = 70;\n']]);
   // The run's change is measured at its end: the original files against the final ones.

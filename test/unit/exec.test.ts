@@ -5,7 +5,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PerformanceObserver, performance } from 'node:perf_hooks';
-import { MARK_VARIABLE, execCommand, killAll, killMarked, killTree } from '../../src/runner/exec';
+import { execCommand, killAll } from '../../src/process/exec';
+import { MARK_VARIABLE, killMarked, killTree } from '../../src/process/tree';
 import { isRunning } from '../processes';
 
 const MiB = 1024 * 1024;

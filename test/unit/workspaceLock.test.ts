@@ -4,7 +4,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { hostname, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { processStart } from '../../src/runner/exec';
+import { processStart } from '../../src/process/tree';
 import { LOCK_FILE, WorkspaceLock } from '../../src/runner/workspaceLock';
 import { isRunning, waitFor } from '../processes';
 

@@ -2,7 +2,7 @@ import { isUtf8 } from 'node:buffer';
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { execCommand, type ExecResult } from '../../runner/exec';
+import { execCommand, type ExecResult } from '../../process/exec';
 import type { ProposerConfig } from '../config';
 import { pathRules } from '../patch';
 import { firstLines } from '../text';

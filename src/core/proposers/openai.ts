@@ -1,4 +1,5 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { clip } from '../text';
 import type { ProposerConfig } from '../config';
 import { atMostCandidates, proposalsFromAnswer } from './answer';
 import { ProposerError } from './errors';
@@ -146,7 +147,7 @@ class Endpoint {
     try {
       data = JSON.parse(text) as typeof data;
     } catch {
-      throw this.stop(`the answer of ${this.url} is not JSON ("${clip(text)}"): is proposer.baseUrl an OpenAI-compatible API (usually ending in /v1)?`);
+      throw this.stop(`the answer of ${this.url} is not JSON ("${clip(oneLine(text), 300)}"): is proposer.baseUrl an OpenAI-compatible API (usually ending in /v1)?`);
     }
     if (!Array.isArray(data.choices) || data.choices.length === 0) {
       throw this.stop(data.error ? `the endpoint reported an error: ${serverMessage(text)}` : `the answer of ${this.url} holds no choices: is it a chat-completions API?`);
@@ -200,7 +201,7 @@ function serverMessage(text: string): string {
     // not JSON: the text itself
   }
   const said = String(message).trim();
-  return said ? `: ${clip(said)}` : '';
+  return said ? `: ${clip(oneLine(said), 300)}` : '';
 }
 
 /** A message's content: a string, or (some servers) an array of text parts. */
@@ -210,7 +211,7 @@ function contentText(content: unknown): string {
   return '';
 }
 
-function clip(text: string): string {
-  const line = text.replace(/\s+/g, ' ').trim();
-  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+/** Whitespace runs as single spaces: a server's reply quoted in one line. */
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim();
 }

@@ -1,4 +1,5 @@
 import { readUnifiedDiff, startsDiff, type DiffReading } from './readDiff';
+import { clip } from '../text';
 import type { Edit } from './types';
 
 /**
@@ -263,7 +264,7 @@ function isPath(text: string): boolean {
 
 function describe(section: Section): string {
   const name = section.hypothesis || section.heading;
-  if (name) return `the candidate "${clip(name)}" (line ${section.at})`;
+  if (name) return `the candidate "${clip(name, 60)}" (line ${section.at})`;
   return section.heading === undefined && section.hypothesis === undefined ? 'the answer' : `the candidate at line ${section.at}`;
 }
 
@@ -272,6 +273,3 @@ function hypothesisOf(section: Section, edits: Edit[]): string {
   return given ? given.slice(0, 500) : `no hypothesis given; changes ${[...new Set(edits.map((e) => e.path))].join(', ')}`;
 }
 
-function clip(text: string): string {
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text;
-}

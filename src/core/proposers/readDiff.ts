@@ -1,4 +1,5 @@
 import type { Edit } from './types';
+import { clip } from '../text';
 
 /**
  * Reads a unified diff as a model writes it, into one 'patch' edit per file with hunks that jsdiff
@@ -63,7 +64,7 @@ export function readUnifiedDiff(lines: readonly string[], first: number, fallbac
     } else if (bare) {
       break;
     } else {
-      problems.push(`${where}: "${clip(line)}" is not part of a unified diff`);
+      problems.push(`${where}: "${clip(line, 60)}" is not part of a unified diff`);
       break;
     }
   }
@@ -124,6 +125,3 @@ function readHunk(lines: readonly string[], at: number): { text?: string; end: n
   return { text: `@@ -${oldStart},${oldLines} +${newStart},${newLines} @@\n${body.join('\n')}\n`, end };
 }
 
-function clip(line: string): string {
-  return line.length > 60 ? `${line.slice(0, 57)}...` : line;
-}

@@ -18,7 +18,7 @@ function cliRun(runnerPath: string, workspace: string, storageRoot: string) {
     const { fork } = require('node:child_process');
     const runner = fork(${JSON.stringify(runnerPath)}, [], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
     runner.on('message', (m) => {
-      if (m.type === 'ready') runner.send({ type: 'request', id: 1, method: 'prepare', params: { workspace: ${JSON.stringify(workspace)}, storageRoot: ${JSON.stringify(storageRoot)}, overlay: {} } });
+      if (m.type === 'ready') runner.send({ type: 'request', id: 1, method: 'prepare', params: { sandbox: { workspace: ${JSON.stringify(workspace)}, storageRoot: ${JSON.stringify(storageRoot)} }, base: {} } });
       else if (m.type === 'response') console.log(m.error ? 'error: ' + m.error.message : runner.pid);
     });`;
   const engine = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
