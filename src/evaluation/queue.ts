@@ -58,6 +58,7 @@ export class QueueEvaluator implements Evaluator {
   private readonly cancelling = new Set<Promise<void>>();
   private readonly snapshots: SnapshotUploader;
   private snapshotting: Promise<string> | undefined;
+  private epochSnapshot: { epoch: string; id: Promise<string> } | undefined;
   private connection: Promise<Connection> | undefined;
   private workerCheck: NodeJS.Timeout | undefined;
   /** Since when no worker of this version has listened, while jobs were out. */
@@ -119,7 +120,8 @@ export class QueueEvaluator implements Evaluator {
     if (signal?.aborted) throw new CancelledError();
     for (let uploadedAgain = false; ; uploadedAgain = true) {
       const { redis } = await this.connected();
-      const snapshot = await this.snapshot(redis);
+      // Uploaded again: the same files, checked blob by blob.
+      const snapshot = await this.snapshot(redis, uploadedAgain ? undefined : request.epoch);
       const out = await this.once(kind, { version: this.options.version, kind, snapshot, request, calibration: this.options.calibration }, options);
       if ('result' in out) return out.result as Requests[K]['result'];
       // The snapshot expired or was evicted from Redis between upload and job: upload it again, once.
@@ -133,10 +135,19 @@ export class QueueEvaluator implements Evaluator {
     }
   }
 
-  /** One snapshot at a time: requests made together share it. */
-  private snapshot(redis: Redis): Promise<string> {
+  /**
+   * The workspace's snapshot for a request: taken once per epoch (a cycle's requests see the files
+   * as its first request found them), and once for requests made together.
+   */
+  private snapshot(redis: Redis, epoch: string | undefined): Promise<string> {
+    if (epoch !== undefined && this.epochSnapshot?.epoch === epoch) return this.epochSnapshot.id;
     this.snapshotting ??= this.snapshots.snapshot(redis).finally(() => (this.snapshotting = undefined));
-    return this.snapshotting;
+    const id = this.snapshotting;
+    if (epoch !== undefined) {
+      this.epochSnapshot = { epoch, id };
+      id.catch(() => this.epochSnapshot?.id === id && (this.epochSnapshot = undefined)); // the next request tries again
+    }
+    return id;
   }
 
   private async once<K extends JobKind>(kind: K, data: JobData<K>, options: EvaluationOptions): Promise<JobResult<K>> {
