@@ -123,6 +123,24 @@ test('a cancelled request stops the worker running it', async () => {
   }
 });
 
+test("a cycle's requests see the files as its first request found them; the next cycle sees them again", async () => {
+  const worker = startWorker(async (dir) => ({ seen: await fs.readFile(path.join(dir, 'data.txt'), 'utf8') }));
+  const evaluator = await coordinator({ calibration: null });
+  const file = path.join(workspace, 'data.txt');
+  const seen = async (epoch: string) => JSON.parse((await evaluator.evaluate({ ...request, epoch })).detail!).seen;
+  try {
+    await fs.writeFile(file, 'one');
+    assert.equal(await seen('run/1'), 'one');
+    await fs.writeFile(file, 'two');
+    assert.equal(await seen('run/1'), 'one');
+    assert.equal(await seen('run/2'), 'two');
+  } finally {
+    await fs.rm(file);
+    await evaluator.release();
+    await worker.stop();
+  }
+});
+
 test('a snapshot evicted from Redis is uploaded again, and the request goes on', async () => {
   const evaluator = await coordinator({ calibration: null });
   const first = startWorker(async () => ({}));
