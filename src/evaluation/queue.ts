@@ -180,17 +180,15 @@ export class QueueEvaluator implements Evaluator {
     });
   }
 
-  /** Ends the request as cancelled at once, then removes its job if still queued, or tells the worker running it to stop. */
+  /** Ends the request as cancelled at once, then removes its job if still queued, and tells any worker running it to stop. */
   private cancel(id: string): void {
     const pending = this.pending.get(id);
     if (!pending) return;
     pending.reject(new CancelledError());
     const sent = (async () => {
-      const removed = await pending.job.remove().then(
-        () => true,
-        () => false, // taken by a worker (locked): tell it
-      );
-      if (removed) return;
+      // Queued: removed. Taken (locked): the remove fails, and the worker is told. Told in any case:
+      // a worker whose lock lapsed under load may still run a job the queue shows as waiting.
+      await pending.job.remove().catch(() => undefined);
       const { redis } = await this.connected();
       await redis.set(cancelledKey(id), '1', 'EX', 24 * 3600).catch(() => undefined);
       await redis.publish(CANCEL_CHANNEL, id).catch(() => undefined);

@@ -159,7 +159,7 @@ test('stopping the coordinator cancels its jobs: the worker stops the one it hol
         counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized');
         if (Object.values(counts).every((n) => n === 0)) break;
       }
-      assert.ok(Object.values(counts).every((n) => n === 0), JSON.stringify(counts));
+      assert.ok(Object.values(counts).every((n) => n === 0), `${JSON.stringify(counts)}\n${held.log()}`);
     } finally {
       await queue.close();
     }
