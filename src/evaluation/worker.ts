@@ -172,7 +172,10 @@ class JobHandler {
   }
 
   private async evaluatorFor(workspace: string): Promise<Evaluator> {
-    if (this.current?.workspace === workspace) return this.current.evaluator;
+    if (this.current?.workspace === workspace) {
+      await this.current.evaluator.idle?.(); // between jobs: a runner whose memory grew is restarted
+      return this.current.evaluator;
+    }
     await this.release();
     this.current = { workspace, evaluator: this.options.localEvaluator(workspace, path.join(this.own, 'sandboxes')) };
     return this.current.evaluator;
