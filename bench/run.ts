@@ -7,7 +7,7 @@
  * Env: BENCH_ONLY=comma-separated name prefixes; BENCH_DECISIONS (A/A decisions and power trials per condition; 300 lets a 95% upper bound
  * fall under 1%), BENCH_DECISION_MINUTES, BENCH_DECISION_RESAMPLED, BENCH_START_RUNS,
  * BENCH_SANDBOX_REPS, BENCH_RESET_RUNS, BENCH_SPARSE_REPS, BENCH_AGENT_REPS, BENCH_AGENT_RESETS, BENCH_HISTORY_REPS, BENCH_LESSONS_RUNS,
- * BENCH_CYCLES, BENCH_TUNER_SEEDS, BENCH_TUNER_CYCLES, BENCH_GUARD_SEEDS, BENCH_GUARD_CYCLES, BENCH_POOL_CYCLES, BENCH_POOL_REPS; BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
+ * BENCH_CYCLES, BENCH_TUNER_SEEDS, BENCH_TUNER_CYCLES, BENCH_GUARD_SEEDS, BENCH_GUARD_CYCLES, BENCH_POOL_CYCLES, BENCH_POOL_REPS, BENCH_QUEUE_REPS, BENCH_QUEUE_CYCLES; BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
  */
 import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
@@ -22,6 +22,7 @@ import { longRun } from './longRun';
 import { Context, formatTable, progress, type Measurement, type Row } from './lib';
 import { profileOverhead, promptSize, promptWithProfile } from './prompt';
 import { poolThroughput } from './pool';
+import { queueThroughput } from './queue';
 import { runnerColdStart } from './runner';
 import { sandboxBuild, sandboxReset } from './sandbox';
 import { sparseCopy } from './sparse';
@@ -43,6 +44,7 @@ const MEASUREMENTS: Measurement[] = [
   tunerSearch,
   guardedBacktest,
   poolThroughput,
+  queueThroughput,
 ];
 
 const RESULTS = path.resolve(__dirname, '..', '.cache', 'bench-results.json');

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { version } from '../package.json';
 import { calibrate, readCalibration } from './core/calibration';
-import { ConfigError, loadConfig, type ProposerKind } from './core/config';
+import { ConfigError, loadConfig, type ProposerKind, type RsiConfig } from './core/config';
 import { contextPrompt, historyFromRunner, profileFromRunner } from './core/context';
 import { currentBaseline } from './core/currentBaseline';
 import { describeCalibration, describeChange, describeGuards, describeOutcome, metricValue, percent } from './core/format';
@@ -22,31 +22,35 @@ import { errorKind, userMessage } from './protocol/errors';
 import { listTargetFiles, readTextOrNull } from './core/workspace';
 import { AgentWorkingCopy } from './runner/agentCopy';
 import { RunnerClient } from './runner/client';
+import { LocalEvaluator } from './evaluation/local';
 import { localPool, slotCount } from './evaluation/pool';
 
 const USAGE = `usage:
-  rsi cycle [--cycles N] [--proposer NAME] [--auto-accept] [--json] [--workspace DIR]
+  rsi cycle [--cycles N] [--proposer NAME] [--auto-accept] [--queue URL] [--json] [--workspace DIR]
   rsi apply [--workspace DIR]     write the pending proposal of the last cycle to your files
   rsi reject [--workspace DIR]    drop the pending proposal
   rsi params [--json] [--workspace DIR]   the tuner's parameters, and the target files with none
   rsi calibrate [--json] [--workspace DIR]
   rsi lessons [--json] [--workspace DIR]
   rsi context [--workspace DIR]   print what a model proposer is told (profiles one baseline run in a sandbox, once per baseline)
+  rsi worker --queue URL          evaluate the candidates of cycles run with --queue URL, on this machine
 
   --cycles N        cycles to run (default 1); each kept winner is the next cycle's baseline
   --proposer NAME   who proposes changes: ${PROPOSER_KINDS.join(', ')} (default: the config's)
   --auto-accept     write each kept winner to the workspace; without it your files are never written
+  --queue URL       evaluate on the \`rsi worker\` processes of this Redis (redis://HOST:6379; default: the config's evaluation.queue, else here)
   --json            print the result as JSON on stdout (progress stays on stderr)
   --workspace DIR   the workspace holding .rsi/config.json (default: the current directory)
   --verbose         also print the engine's internal log on stderr (or set RSI_DEBUG=1)
   --version         print the version`;
 
-const COMMANDS = ['cycle', 'apply', 'reject', 'params', 'calibrate', 'lessons', 'context'];
+const COMMANDS = ['cycle', 'apply', 'reject', 'params', 'calibrate', 'lessons', 'context', 'worker'];
 
 const OPTIONS = {
   cycles: { type: 'string' },
   proposer: { type: 'string' },
   'auto-accept': { type: 'boolean' },
+  queue: { type: 'string' },
   json: { type: 'boolean' },
   workspace: { type: 'string' },
   verbose: { type: 'boolean' },
@@ -77,6 +81,8 @@ async function main(argv: string[]): Promise<number> {
   const workspace = path.resolve(values.workspace ?? '.');
   const debug = debugLog(values.verbose ?? false);
 
+  if (values.queue !== undefined && command !== 'cycle' && command !== 'worker') throw new UsageError('--queue goes with rsi cycle or rsi worker');
+  if (command === 'worker') return serveWorker(checkedQueue(values.queue), debug);
   if (command === 'lessons') return printLessons(workspace, values.json ?? false);
   if (command === 'context') return printContext(workspace, debug);
   if (command === 'params') return printParams(workspace, values.json ?? false);
@@ -96,13 +102,15 @@ async function main(argv: string[]): Promise<number> {
     process.stderr.write('\nstopping: the current run is killed, nothing of it is kept\n');
     controller.abort();
   });
-  const { evaluation } = await loadConfig(workspace);
-  // The runners fork on their first request: slots a run does not need never start.
-  const runners = Array.from({ length: slotCount(evaluation) }, () => newRunner(debug));
+  const config = await loadConfig(workspace);
+  const queue = command === 'cycle' ? await queueEvaluator(workspace, config, values.queue) : undefined;
+  // The runners fork on their first request: slots a run does not need never start. Through a
+  // queue, the one runner here only reads the workspace's history and profile for the context.
+  const runners = Array.from({ length: queue ? 1 : slotCount(config.evaluation) }, () => newRunner(debug));
   const options = {
     workspace,
     runner: runners[0]!,
-    evaluator: localPool(runners, { workspace, storageRoot: storageRoot() }, evaluation),
+    evaluator: queue ?? localPool(runners, { workspace, storageRoot: storageRoot() }, config.evaluation),
     storageRoot: storageRoot(),
     proposer: proposerName as ProposerKind | undefined,
     proposerOptions: { workingCopy: new AgentWorkingCopy(storageRoot(), workspace) },
@@ -122,7 +130,54 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(values.json ? JSON.stringify(summary, null, 2) + '\n' : renderSummary(summary));
     return summary.cancelled ? 130 : 0;
   } finally {
+    await queue?.release();
     await Promise.all(runners.map((runner) => runner.dispose()));
+  }
+}
+
+/** `--queue URL`, checked: a usage error when absent or not a Redis URL. */
+function checkedQueue(url: string | undefined): string {
+  if (url === undefined) throw new UsageError('rsi worker needs --queue redis://HOST:PORT, the Redis the cycles send their candidates to');
+  if (!/^rediss?:\/\/[^/]/.test(url)) throw new UsageError(`--queue must be a redis://HOST:PORT URL, not "${url}"`);
+  return url;
+}
+
+/**
+ * The queue a cycle sends its candidates to (--queue, else the config's evaluation.queue),
+ * connected: a Redis that cannot be reached stops the run here, before anything runs. Undefined:
+ * evaluate on this machine. The queue backend is a bundle of its own, loaded only then.
+ */
+async function queueEvaluator(workspace: string, config: RsiConfig, flag: string | undefined) {
+  const url = flag === undefined ? config.evaluation.queue : checkedQueue(flag);
+  if (url === null) return undefined;
+  const { QueueEvaluator, queueOptions } = await import('./queue.js');
+  return QueueEvaluator.connect(queueOptions(url, workspace, config, version));
+}
+
+/**
+ * `rsi worker`: serves evaluation jobs until Ctrl-C or SIGTERM (a job in hand goes back to the
+ * queue for another worker), each on this machine through one runner. Its log goes to stderr.
+ */
+async function serveWorker(url: string, debug: (line: string) => void): Promise<number> {
+  const { serveQueue } = await import('./queue.js');
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  const runner = newRunner(debug);
+  try {
+    await serveQueue({
+      url,
+      version,
+      storage: path.join(storageRoot(), 'worker'),
+      host: os.hostname(),
+      localEvaluator: (workspace, sandboxRoot) => new LocalEvaluator(runner, { workspace, storageRoot: sandboxRoot }),
+      log: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
+      signal: controller.signal,
+    });
+    return 0;
+  } finally {
+    await runner.dispose();
   }
 }
 
@@ -276,10 +331,11 @@ function progressPrinter(debug: (line: string) => void): (event: EngineEvent) =>
         // Off a terminal, one line per phase; on it, the run counts update in place.
         const which = `candidate ${event.index + 1}/${event.total}`;
         const text = `[cycle ${event.cycle}] ${which} ${event.phase}: ${event.hypothesis}`;
+        const on = event.worker ? ` on ${event.worker}` : '';
         const phase = `${event.cycle}/${event.index}/${event.phase}`;
         candidateOf.set(`${event.cycle}/${event.hypothesis}`, which);
-        if (live) line(event.phase === 'gate' ? text : `${text} (runs: ${event.runs.baseline} baseline, ${event.runs.candidate} candidate)`, true);
-        else if (!printedPhases.has(phase)) line(text);
+        if (live) line(event.phase === 'gate' ? `${text}${on}` : `${text} (runs: ${event.runs.baseline} baseline, ${event.runs.candidate} candidate${on})`, true);
+        else if (!printedPhases.has(phase)) line(`${text}${on}`);
         printedPhases.add(phase);
         break;
       }

@@ -31,8 +31,8 @@ export interface RsiConfig {
   noise: { floor: number | null; calibrationRuns: number; minEffect: number | null };
   limits: { timeoutMs: number; memoryGrowth: number; outputBytes: number };
   context: { budgetChars: number; historyCommits: number; conventions?: string; include: string[] };
-  /** `slots` absent: one a core. */
-  evaluation: { slots?: number; parallelTiming: boolean };
+  /** Where candidates are evaluated: this machine's slots (`slots` absent: one a core), or the workers of a Redis queue. */
+  evaluation: { slots?: number; parallelTiming: boolean; queue: string | null; waitForWorkersSeconds: number };
 }
 
 /** A secondary metric that must not get worse beyond `tolerance` (relative). */

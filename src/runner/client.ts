@@ -59,6 +59,8 @@ export class RunnerClient {
   async request<M extends Method>(method: M, params: RunnerMethods[M]['params'], options: RequestOptions = {}): Promise<RunnerMethods[M]['result']> {
     if (options.signal?.aborted) throw new CancelledError();
     const child = await this.start();
+    // Aborted while the runner started: the abort event has fired, and nothing would cancel the request.
+    if (options.signal?.aborted) throw new CancelledError();
     const id = this.nextId++;
     return new Promise<RunnerMethods[M]['result']>((resolve, reject) => {
       const onAbort = () => void this.post(child, { type: 'cancel', id });

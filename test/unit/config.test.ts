@@ -80,8 +80,9 @@ test('guards get a default tolerance; a bad guard names its field and what to fi
 });
 
 test('evaluation: slots default to none named (one a core), timing one at a time; a wrong value is named', () => {
-  assert.deepEqual(parseConfig(JSON.stringify(valid)).evaluation, { parallelTiming: false });
-  assert.deepEqual(parseConfig(JSON.stringify({ ...valid, evaluation: { slots: 3, parallelTiming: true } })).evaluation, { slots: 3, parallelTiming: true });
+  const queueDefaults = { queue: null, waitForWorkersSeconds: 120 };
+  assert.deepEqual(parseConfig(JSON.stringify(valid)).evaluation, { parallelTiming: false, ...queueDefaults });
+  assert.deepEqual(parseConfig(JSON.stringify({ ...valid, evaluation: { slots: 3, parallelTiming: true } })).evaluation, { slots: 3, parallelTiming: true, ...queueDefaults });
   assert.deepEqual(problems({ ...valid, evaluation: { slots: 0 } }), ['evaluation.slots: must be >= 1']);
-  assert.deepEqual(problems({ ...valid, evaluation: { slot: 2 } }), ['evaluation.slot: unknown field; expected one of: slots, parallelTiming']);
+  assert.deepEqual(problems({ ...valid, evaluation: { slot: 2 } }), ['evaluation.slot: unknown field; expected one of: slots, parallelTiming, queue, waitForWorkersSeconds']);
 });
