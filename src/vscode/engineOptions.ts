@@ -21,12 +21,15 @@ export async function engineOptions(
   const storage = context.storageUri ?? context.globalStorageUri;
   const storageRoot = settings.get<string>('sandboxRoot', '') || vscode.Uri.joinPath(storage, 'sandboxes').fsPath;
   const workspace = folder.uri.fsPath;
-  const { evaluation } = await engine.loadConfig(workspace);
-  const slots = runners.for(engine, folder, engine.slotCount(evaluation));
+  const config = await engine.loadConfig(workspace);
+  // The setting (this machine's) before the config's (the workspace's): a queue of `rsi worker`s.
+  const queue = settings.get<string>('evaluation.queue', '') || config.evaluation.queue;
+  // Through a queue, the one runner here only reads the folder's history and profile for the context.
+  const slots = runners.for(engine, folder, queue ? 1 : engine.slotCount(config.evaluation));
   return {
     workspace,
     runner: slots[0]!,
-    evaluator: engine.localPool(slots, { workspace, storageRoot }, evaluation),
+    evaluator: queue ? await engine.connectQueue(queue, workspace, config) : engine.localPool(slots, { workspace, storageRoot }, config.evaluation),
     storageRoot,
     proposer: proposer ? (proposer as ProposerKind) : undefined,
     proposerOptions: {

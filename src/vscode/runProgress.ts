@@ -30,7 +30,7 @@ export class RunProgress {
       case 'candidate':
         this.cycle = event.cycle;
         this.stage = event.phase;
-        this.detail = `${event.phase}: ${event.hypothesis}`;
+        this.detail = `${event.phase}${event.worker ? ` on ${event.worker}` : ''}: ${event.hypothesis}`;
         this.candidate = { index: event.index, total: event.total };
         this.inFlight.set(event.index, event.hypothesis);
         this.phaseRuns.set(`${event.cycle}/${event.index}/${event.phase}`, event.runs.baseline + event.runs.candidate);

@@ -53,3 +53,9 @@ test('candidates side by side: both numbers, no flickering hypothesis; one left 
   assert.equal(progress.short, 'candidate 1/4 · 4 runs');
   assert.equal(progress.message, 'cycle 1, candidate 1 of 4: measure: a (4 runs so far)');
 });
+
+test('a candidate measured by a worker of a queue names it', () => {
+  const progress = new RunProgress();
+  progress.update({ kind: 'candidate', cycle: 1, index: 0, total: 2, hypothesis: 'x 1 -> 2', phase: 'measure', runs: { baseline: 1, candidate: 1 }, worker: 'build-3:4242' });
+  assert.equal(progress.message, 'cycle 1, candidate 1 of 2: measure on build-3:4242: x 1 -> 2 (2 runs so far)');
+});
