@@ -12,6 +12,8 @@ command -v redis-server >/dev/null && exit 0
 command -v apt-get >/dev/null || die "apt-get not found; install redis-server (7 or later) by hand"
 [ "$(id -u)" = 0 ] || die "need root to apt-get install redis-server (or install it by hand)"
 export DEBIAN_FRONTEND=noninteractive
+# Another apt (an unattended upgrade) may hold dpkg's lock for a while: wait for it.
+apt_get() { apt-get -o DPkg::Lock::Timeout=120 "$@"; }
 
 # The package's maintainer script starts the service through invoke-rc.d: a policy that denies
 # every start (exit 101) keeps it stopped, and is removed again unless the machine had one.
@@ -24,13 +26,13 @@ fi
 # Update the package lists only when they do not know the package, or the install fails on them.
 if ! apt-cache policy redis-server 2>/dev/null | grep -q 'Candidate: [0-9]'; then
   log "apt-get update"
-  apt-get update -qq >&2
+  apt_get update -qq >&2
 fi
 log "apt-get install redis-server"
-if ! apt-get install -y -qq --no-install-recommends redis-server >&2; then
+if ! apt_get install -y -qq --no-install-recommends redis-server >&2; then
   log "install failed, retrying after apt-get update"
-  apt-get update -qq >&2
-  apt-get install -y -qq --no-install-recommends redis-server >&2 || die "apt-get install redis-server failed"
+  apt_get update -qq >&2
+  apt_get install -y -qq --no-install-recommends redis-server >&2 || die "apt-get install redis-server failed"
 fi
 # The package enables its unit and init script at boot: tests need no service, so disable both
 # (stopping it too where systemd runs).
