@@ -16,7 +16,8 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { noiseFloor } from '../src/core/calibration';
+import { decisionPairs, noiseFloor } from '../src/core/calibration';
+import { parseConfig } from '../src/core/config';
 import { seededRandom } from '../src/core/random';
 import { judge, median, type SamplingPolicy } from '../src/core/stats';
 import { cpuTimerInfo, sample } from '../src/runner/measure';
@@ -30,7 +31,11 @@ type Reading = 'cpu' | 'wall';
 /** One slot: each variant's CPU and wall time, all run within a few hundred ms of each other. */
 type Slot = Record<Variant, Record<Reading, number>>;
 
-const POLICY = { minRuns: 5, maxRuns: 20, alpha: 0.05 }; // the config's defaults
+/** The config's defaults, as a new workspace gets them. */
+const { minRuns, maxRuns, alpha, confirm } = parseConfig(JSON.stringify({ metric: { command: 'sh work.sh', read: 'cpuTime', direction: 'minimize' }, targets: ['work'] })).sampling;
+const POLICY = { minRuns, maxRuns, alpha };
+/** The most pairs a decision takes (its re-test included): the length of each replayed window, and the sample the floor is taken at. */
+const WINDOW = decisionPairs({ maxRuns, confirm });
 /**
  * CPU per run, ms. Long enough that neither the timer (1 us; bash's 1 ms would be 0.7%) nor the
  * start-up of `sh` (a few ms of fork and exec, which jitters more than the loop under load) weighs
@@ -90,7 +95,7 @@ function shuffled<T>(xs: T[], random: () => number): T[] {
 async function record(dirs: Record<Variant, string>, count: number, deadline: number, label: string, random: () => number): Promise<Slot[]> {
   const slots: Slot[] = [];
   while (slots.length < count) {
-    if (slots.length >= CALIBRATION_SLOTS + 2 * POLICY.maxRuns && performance.now() > deadline) {
+    if (slots.length >= CALIBRATION_SLOTS + WINDOW && performance.now() > deadline) {
       progress(`${label}: time budget spent, stopping at ${slots.length} of ${count} slots (BENCH_DECISION_MINUTES)`);
       break;
     }
@@ -107,10 +112,21 @@ interface Pairs {
   b: number[];
 }
 
-/** `length` pairs drawn at random (with replacement) from the recorded ones: independent decisions on the same distribution, without its order in time. */
-function resampled(pairs: Pairs, length: number, random: () => number): Pairs {
-  const picks = Array.from({ length }, () => Math.floor(random() * pairs.a.length));
-  return { a: picks.map((i) => pairs.a[i]!), b: picks.map((i) => pairs.b[i]!) };
+/**
+ * `length` A/A pairs drawn at random (with replacement) from the recorded ones, each with its two
+ * runs swapped half of the time: independent decisions on the same noise, without its order in
+ * time, and with no change at all (the two runs of an A/A pair are exchangeable), not the recorded
+ * sample's chance offset.
+ */
+function resampledNull(pairs: Pairs, length: number, random: () => number): Pairs {
+  const out: Pairs = { a: [], b: [] };
+  for (let k = 0; k < length; k++) {
+    const i = Math.floor(random() * pairs.a.length);
+    const swap = random() < 0.5;
+    out.a.push(swap ? pairs.b[i]! : pairs.a[i]!);
+    out.b.push(swap ? pairs.a[i]! : pairs.b[i]!);
+  }
+  return out;
 }
 
 /** Pairs from `from` on, wrapping around the timeline so every slot can start a decision. */
@@ -225,14 +241,14 @@ export const aaFalseKeeps: Measurement = {
       for (const reading of ['cpu', 'wall'] as const) {
         const label = reading === 'cpu' ? 'cpuTime' : 'wall time';
         const cal = pairsOf(calibration, 'A', 'A2', reading);
-        floors[reading] = { ours: noiseFloor(cal.a, cal.b, POLICY.maxRuns), previous: previous.noiseFloor(cal.a, cal.b, POLICY.maxRuns, seededRandom(0x5eed)) };
+        floors[reading] = { ours: noiseFloor(cal.a, cal.b, WINDOW), previous: previous.noiseFloor(cal.a, cal.b, POLICY.maxRuns, seededRandom(0x5eed)) };
         const ours: SamplingPolicy = { ...POLICY, noiseFloor: floors[reading].ours, direction: 'minimize' };
         const prev: previous.SamplingPolicy = { ...POLICY, noiseFloor: floors[reading].previous, direction: 'minimize' };
         const replay = (b: Variant, count = trials, draw?: () => number) => {
           const pairs = pairsOf(timeline, 'A', b, reading);
           const results = { ours: [] as Decision[], previous: [] as Decision[] };
           for (let t = 0; t < count; t++) {
-            const window = draw ? resampled(pairs, 2 * POLICY.maxRuns, draw) : windowAt(pairs, t, 2 * POLICY.maxRuns);
+            const window = draw ? resampledNull(pairs, WINDOW, draw) : windowAt(pairs, t, WINDOW);
             results.ours.push(decideOurs(window, ours));
             results.previous.push(decidePrevious(window, prev));
           }
@@ -253,7 +269,7 @@ export const aaFalseKeeps: Measurement = {
         const or = stat(aaResampled.ours), pr = stat(aaResampled.previous);
         rows.push({
           measurement: name, what: `${condition}, ${label}: A/A false-keep rate, resampled pairs`, ours: or.rate, unit: '%', base: { label: 'previous', value: pr.rate }, n: resampledCount,
-          note: `windows of pairs drawn at random from the same ${trials}: independent decisions, no order in time; ours ${or.kept}, upper ${(upperBound95(or.kept, resampledCount) * 100).toFixed(2)}%; previous ${pr.kept}, upper ${(upperBound95(pr.kept, resampledCount) * 100).toFixed(2)}%`,
+          note: `windows of pairs drawn at random from the same ${trials}, sides swapped half of the time: independent decisions, no order in time, no change; ours ${or.kept}, upper ${(upperBound95(or.kept, resampledCount) * 100).toFixed(2)}%; previous ${pr.kept}, upper ${(upperBound95(pr.kept, resampledCount) * 100).toFixed(2)}%`,
         });
         rows.push({
           measurement: name, what: `${condition}, ${label}: mean pairs per null decision (re-tests included)`, ours: o.meanPairs, unit: 'pairs', base: { label: 'previous', value: p.meanPairs }, ratio: o.meanPairs / p.meanPairs, n: trials,

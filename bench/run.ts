@@ -5,7 +5,7 @@
  *
  * To add a measurement: write a `Measurement` (name, how, run(ctx) -> rows) and list it below.
  * Env: BENCH_ONLY=comma-separated name prefixes; BENCH_DECISIONS (A/A decisions and power trials per condition; 300 lets a 95% upper bound
- * fall under 1%), BENCH_DECISION_MINUTES, BENCH_DECISION_RESAMPLED, BENCH_START_RUNS,
+ * fall under 1%), BENCH_DECISION_MINUTES, BENCH_DECISION_RESAMPLED, BENCH_BIAS_PAIRS, BENCH_START_RUNS,
  * BENCH_SANDBOX_REPS, BENCH_RESET_RUNS, BENCH_SPARSE_REPS, BENCH_AGENT_REPS, BENCH_AGENT_RESETS, BENCH_HISTORY_REPS, BENCH_LESSONS_RUNS,
  * BENCH_CYCLES, BENCH_TUNER_SEEDS, BENCH_TUNER_CYCLES, BENCH_GUARD_SEEDS, BENCH_GUARD_CYCLES, BENCH_POOL_CYCLES, BENCH_POOL_REPS, BENCH_QUEUE_REPS, BENCH_QUEUE_CYCLES; BENCH_KEEP=1 keeps the temp dir (its files are deleted otherwise).
  */
@@ -25,6 +25,7 @@ import { poolThroughput } from './pool';
 import { queueThroughput } from './queue';
 import { runnerColdStart } from './runner';
 import { sandboxBuild, sandboxReset } from './sandbox';
+import { sideBias } from './sideBias';
 import { sparseCopy } from './sparse';
 import { tunerSearch } from './tuner';
 
@@ -35,6 +36,7 @@ const MEASUREMENTS: Measurement[] = [
   sparseCopy,
   agentCopyBuild,
   aaFalseKeeps,
+  sideBias,
   historyIndex,
   promptSize,
   lessonsListing,

@@ -52,12 +52,18 @@ export function machineId(): string {
   return `${os.hostname()}/${cpus.length}x${cpus[0]?.model ?? 'cpu'}`;
 }
 
+/** The most pairs one decision takes, its re-test included: the sample the noise floor is taken at. */
+export function decisionPairs(sampling: { maxRuns: number; confirm: boolean }): number {
+  return sampling.confirm ? 2 * sampling.maxRuns : sampling.maxRuns;
+}
+
 /**
  * The noise floor from A/A pairs (the same code on both sides, runs interleaved): resample `n`
  * pairs at a time, estimate the change as a decision does (`estimateChange`: outliers pulled in),
- * and take the 95th percentile of its size. With `n` the most pairs a decision may take, the floor
- * is the change this loop cannot tell from noise even at its best. Seeded, so a calibration is
- * reproducible from its samples.
+ * and take the 95th percentile of its size. With `n` the most pairs a decision takes
+ * (`decisionPairs`), the floor is the change this loop cannot tell from noise even at its best; a
+ * keep must also have its interval clear of zero, which is what answers for the noise of the
+ * decision's own, usually fewer, pairs. Seeded, so a calibration is reproducible from its samples.
  */
 export function noiseFloor(a: number[], b: number[], n: number, trials = 400): number {
   if (isConstant([...a, ...b])) return 0;
@@ -114,7 +120,7 @@ export async function measureNoise(options: EngineOptions, config: RsiConfig, me
   const calibration: Calibration = {
     v: 1,
     time: new Date().toISOString(),
-    floor: noiseFloor(values.baseline, values.candidate, config.sampling.maxRuns),
+    floor: noiseFloor(values.baseline, values.candidate, decisionPairs(config.sampling)),
     runs,
     deterministic: isConstant(all),
     metricCommand: config.metric.command,

@@ -28,8 +28,8 @@ export interface JobData<K extends JobKind = JobKind> {
   /** The manifest id of the workspace (snapshot.ts); the request's overlays apply on top of it. */
   snapshot: string;
   request: Requests[K]['request'];
-  /** How the worker calibrates its own noise floor (A/A pairs); null: the config fixes the floor. */
-  calibration: { pairs: number } | null;
+  /** How the worker calibrates its own noise floor: A/A pairs, and the pairs its floor is taken at (`decisionPairs`); null: the config fixes the floor. */
+  calibration: { pairs: number; decisionPairs: number } | null;
 }
 
 /** What a job returns. Errors travel as values: only a worker's death fails a job, and BullMQ retries it elsewhere. */

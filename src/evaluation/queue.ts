@@ -8,6 +8,7 @@ import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { CancelledError, fromWire, UserError } from '../protocol/errors';
 import { CANCEL_CHANNEL, cancelledKey, connectRedis, KEY_PREFIX, parseWorkerName, QUEUE_NAME, type JobData, type JobKind, type JobProgress, type JobResult, type Requests } from './jobs';
+import { decisionPairs } from '../core/calibration';
 import type { RsiConfig } from '../core/config';
 import type { Evaluator } from '../core/evaluator';
 import type { EvaluationOptions } from '../protocol/evaluation';
@@ -22,8 +23,8 @@ export interface QueueEvaluatorOptions {
   url: string;
   workspace: string;
   version: string;
-  /** A/A pairs each worker measures its own noise floor with; null: the config fixes the floor. */
-  calibration: { pairs: number } | null;
+  /** A/A pairs each worker measures its own noise floor with, and the pairs the floor is taken at; null: the config fixes the floor. */
+  calibration: { pairs: number; decisionPairs: number } | null;
   /** With jobs out and no worker of this version listening for this long, the requests fail. */
   noWorkerTimeoutMs: number;
 }
@@ -34,7 +35,7 @@ export function queueOptions(url: string, workspace: string, config: RsiConfig, 
     url,
     workspace,
     version,
-    calibration: config.noise.floor === null ? { pairs: config.noise.calibrationRuns } : null,
+    calibration: config.noise.floor === null ? { pairs: config.noise.calibrationRuns, decisionPairs: decisionPairs(config.sampling) } : null,
     noWorkerTimeoutMs: config.evaluation.waitForWorkersSeconds * 1000,
   };
 }

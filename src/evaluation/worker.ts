@@ -199,7 +199,7 @@ class JobHandler {
       const aa = await evaluator.measure({ base, candidate: {}, hiddenEnv, metric, sampling, pairs: calibration.pairs }, run);
       // A failing run says nothing of the noise: the evaluation itself will meet it and say so.
       if (!aa.ok) return request;
-      floor = await this.remember(key, data, aa.baseline, aa.candidate);
+      floor = await this.remember(key, data, calibration, aa.baseline, aa.candidate);
     }
     return { ...request, sampling: { ...request.sampling, noiseFloor: floor } };
   }
@@ -210,18 +210,17 @@ class JobHandler {
     const aa = Object.keys(request.candidate).length === 0;
     if (!calibration || !aa || !result.ok || request.pairs < calibration.pairs) return;
     const key = calibrationKey(data);
-    if ((this.calibrations ??= await this.readCalibrations())[key] === undefined) await this.remember(key, data, result.baseline, result.candidate);
+    if ((this.calibrations ??= await this.readCalibrations())[key] === undefined) await this.remember(key, data, calibration, result.baseline, result.candidate);
   }
 
-  private async remember(key: string, data: JobData<'evaluate' | 'measure'>, baseline: number[], candidate: number[]): Promise<number> {
-    const { metric, sampling } = data.request;
-    const floor = noiseFloor(baseline, candidate, sampling.maxRuns);
+  private async remember(key: string, data: JobData<'evaluate' | 'measure'>, calibration: NonNullable<JobData['calibration']>, baseline: number[], candidate: number[]): Promise<number> {
+    const floor = noiseFloor(baseline, candidate, calibration.decisionPairs);
     // Other workers of this machine may have added theirs since: merge, then replace the file whole.
     this.calibrations = { ...(await this.readCalibrations()), [key]: { floor, pairs: baseline.length, time: new Date().toISOString() } };
     const tmp = `${this.calibrationFile}.${process.pid}.tmp`;
     await fs.writeFile(tmp, JSON.stringify(this.calibrations, null, 2) + '\n');
     await fs.rename(tmp, this.calibrationFile);
-    this.options.log(`calibrated: noise floor ${(floor * 100).toFixed(2)}% for \`${metric.command}\` over ${baseline.length} A/A pairs`);
+    this.options.log(`calibrated: noise floor ${(floor * 100).toFixed(2)}% for \`${data.request.metric.command}\` over ${baseline.length} A/A pairs`);
     return floor;
   }
 

@@ -222,7 +222,8 @@ export type CompareResult =
   | { ok: false; outcome: 'crashed' | 'timeout' | 'memory-exceeded'; detail: string; baseline: number[]; candidate: number[] };
 
 /**
- * Interleaved A/B runs (baseline, candidate, baseline, ...) until the sequential test decides:
+ * Interleaved runs, in pairs of alternating order (baseline then candidate, then candidate then
+ * baseline, ...), until the sequential test decides:
  * drift of the machine then hits both sides of a pair alike instead of passing as an effect.
  * With `extend`, a fixed number of fresh pairs is added to earlier ones and all are judged at once
  * (a re-test, or a measurement that wants an estimate rather than an early decision).
@@ -242,14 +243,23 @@ export async function compare(params: CompareParams, dirs: SideDirs, signal: Abo
     return run;
   };
   for (;;) {
+    // Every other pair runs the candidate first (A B, B A, ...): whatever the first run of a pair
+    // leaves to the second (warm caches, a timer tick, a page cache just filled) falls on both sides alike.
+    const candidateFirst = candidate.length % 2 === 1;
+    if (candidateFirst) {
+      const run = await runSide('candidate');
+      if (!run.ok) return { ok: false, outcome: run.outcome, detail: run.detail, baseline, candidate };
+    }
     if (params.constantBaseline === undefined) {
       const run = await runSide('baseline');
       if (!run.ok) throw new UserError(`the baseline ${run.detail}${params.fixHint ?? FIX_METRIC}`);
     } else {
       baseline.push(params.constantBaseline);
     }
-    const run = await runSide('candidate');
-    if (!run.ok) return { ok: false, outcome: run.outcome, detail: run.detail, baseline, candidate };
+    if (!candidateFirst) {
+      const run = await runSide('candidate');
+      if (!run.ok) return { ok: false, outcome: run.outcome, detail: run.detail, baseline, candidate };
+    }
     const decision = params.decide ? params.decide(baseline, candidate) : judge(baseline, candidate, params.policy);
     if (params.extend ? baseline.length >= fresh : decision.done) {
       return { ok: true, baseline, candidate, verdict: decision.verdict, comparison: decision.comparison, peakRssBytes: peak };

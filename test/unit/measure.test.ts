@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
-import { cpuTimerInfo, sample } from '../../src/runner/measure';
+import * as path from 'node:path';
+import { compare, cpuTimerInfo, sample } from '../../src/runner/measure';
 import type { MetricSpec } from '../../src/protocol/metric';
 
 const dirs = { baseline: os.tmpdir(), candidate: os.tmpdir() };
@@ -34,4 +36,19 @@ test('cpuTime: a command killed by a signal reports it as the shells do (128 + t
     sample({ metric: cpu('echo dying >&2; kill -TERM $$'), side: 'baseline', runs: 1 }, dirs, new AbortController().signal, () => {}),
     /exited with code 143\ndying/,
   );
+});
+
+test('pairs alternate which side runs first, so what a first run leaves to the second falls on both sides alike', async () => {
+  const root = mkdtempSync(path.join(os.tmpdir(), 'rsi-order-'));
+  const log = path.join(root, 'order.log');
+  const sides = { baseline: path.join(root, 'a'), candidate: path.join(root, 'b') };
+  for (const [side, dir] of Object.entries(sides)) {
+    mkdirSync(dir);
+    writeFileSync(path.join(dir, 'side'), side[0]!);
+  }
+  const metric: MetricSpec = { command: `cat side >> ${JSON.stringify(log)}; echo 1`, read: { regex: '(\\d+)' }, timeoutMs: 30_000, outputBytes: 1024 };
+  const policy = { minRuns: 4, maxRuns: 4, alpha: 0.05, noiseFloor: 0, direction: 'minimize' as const };
+  const result = await compare({ metric, policy, extend: { baseline: [], candidate: [], pairs: 4 } }, sides, new AbortController().signal, () => {});
+  assert.equal(result.ok, true);
+  assert.equal(readFileSync(log, 'utf8'), 'bccbbccb');
 });

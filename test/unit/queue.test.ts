@@ -52,7 +52,7 @@ function startWorker(evaluate: (workspace: string, request: EvaluationRequest, o
 }
 
 async function coordinator(options: Partial<QueueEvaluatorOptions> = {}): Promise<QueueEvaluator> {
-  return QueueEvaluator.connect({ url: server.url, workspace, version: '1.0.0', calibration: { pairs: 4 }, noWorkerTimeoutMs: 60_000, ...options });
+  return QueueEvaluator.connect({ url: server.url, workspace, version: '1.0.0', calibration: { pairs: 4, decisionPairs: 8 }, noWorkerTimeoutMs: 60_000, ...options });
 }
 
 test('an evaluation runs whole on a worker, on the workspace rebuilt there, with its progress and its own noise floor', async () => {
