@@ -16,7 +16,7 @@ import { promises as fs } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { decisionPairs, noiseFloor } from '../src/core/calibration';
+import { decisionPairs, floorOf } from '../src/core/calibration';
 import { parseConfig } from '../src/core/config';
 import { seededRandom } from '../src/core/random';
 import { judge, median, type SamplingPolicy } from '../src/core/stats';
@@ -241,7 +241,7 @@ export const aaFalseKeeps: Measurement = {
       for (const reading of ['cpu', 'wall'] as const) {
         const label = reading === 'cpu' ? 'cpuTime' : 'wall time';
         const cal = pairsOf(calibration, 'A', 'A2', reading);
-        floors[reading] = { ours: noiseFloor(cal.a, cal.b, WINDOW), previous: previous.noiseFloor(cal.a, cal.b, POLICY.maxRuns, seededRandom(0x5eed)) };
+        floors[reading] = { ours: floorOf(cal.a, cal.b, { ...POLICY, decisionPairs: WINDOW }).floor, previous: previous.noiseFloor(cal.a, cal.b, POLICY.maxRuns, seededRandom(0x5eed)) };
         const ours: SamplingPolicy = { ...POLICY, noiseFloor: floors[reading].ours, direction: 'minimize' };
         const prev: previous.SamplingPolicy = { ...POLICY, noiseFloor: floors[reading].previous, direction: 'minimize' };
         const replay = (b: Variant, count = trials, draw?: () => number) => {

@@ -56,6 +56,7 @@ export const sideBias: Measurement = {
           sampling: { ...config.sampling, direction: 'minimize', deterministic: false, noiseFloor: 0, minEffect: 0 },
         });
         if (!measured.ok) throw new Error(`examples/sort failed: ${measured.detail}`);
+        ctx.raw[`bias ${read as string}`] = { baseline: measured.baseline, candidate: measured.candidate };
         const d = measured.baseline.map((b, i) => Math.log(measured.candidate[i]! / b));
         // Even pairs run the baseline first (measure.ts): there, second/first is candidate/baseline.
         const order = d.map((x, i) => (i % 2 === 0 ? x : -x));

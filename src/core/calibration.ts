@@ -7,13 +7,14 @@ import { UserError } from '../protocol/errors';
 import type { MetricSpec, Side } from '../protocol/metric';
 import { loadConfig, metricSpec, type RsiConfig } from './config';
 import { seededRandom } from './random';
-import { estimateChange, isConstant, median, pairedDifferences, pairSpread } from './stats';
+import { compare, estimateChange, isConstant, median, pairedDifferences, pairSpread, type Comparison } from './stats';
 
 /** The noise floor of a workspace's metric on this machine, cached in `.rsi/calibration.json`. */
 export interface Calibration {
-  v: 1;
+  /** 2: the floor taken at `decisionPairs`, outliers pulled in to Tukey's inner fences; a file of another version is measured again. */
+  v: 2;
   time: string;
-  /** Relative change that A/A comparisons of the cycle's largest sample stay below 95% of the time. */
+  /** Relative change that A/A estimates over a decision's largest sample stay below 95% of the time (`noiseFloor`), or a difference between the sandboxes (`sidesDiffer`), the larger. */
   floor: number;
   runs: number;
   deterministic: boolean;
@@ -24,6 +25,8 @@ export interface Calibration {
   spread: { median: number; mad: number };
   /** Standard deviation of the A/A pairs' differences (log ratio, or relative): what a cycle's own A/A pairs are checked against. */
   pairSpread: number;
+  /** Present when the A/A pairs showed the two sandboxes measure differently (`sidesDiffer`): the floor then covers the interval's far end. */
+  sidesDiffer?: { change: number; ci: [number, number] };
   /** What the machine was doing: a floor taken under another load is re-checked (cycle.ts). */
   conditions: Conditions;
 }
@@ -59,26 +62,50 @@ export function decisionPairs(sampling: { maxRuns: number; confirm: boolean }): 
 
 /**
  * The noise floor from A/A pairs (the same code on both sides, runs interleaved): resample `n`
- * pairs at a time, estimate the change as a decision does (`estimateChange`: outliers pulled in),
- * and take the 95th percentile of its size. With `n` the most pairs a decision takes
- * (`decisionPairs`), the floor is the change this loop cannot tell from noise even at its best; a
- * keep must also have its interval clear of zero, which is what answers for the noise of the
- * decision's own, usually fewer, pairs. Seeded, so a calibration is reproducible from its samples.
+ * pairs at a time, each pair's runs swapped half of the time, estimate the change as a decision does
+ * (`estimateChange`: outliers pulled in), and take the 95th percentile of its size. The swaps make
+ * it the noise alone: the two runs of an A/A pair are exchangeable, and without them the sample's
+ * chance offset would count as noise (20 pairs on a busy machine averaged -3.5%, and the floor came
+ * out at 4.3% where the noise alone gave 2.8%). A real difference between the sandboxes is
+ * `sidesDiffer`'s to find. With `n` the most pairs a decision takes (`decisionPairs`), the floor is
+ * the change this loop cannot tell from noise even at its best; a keep must also have its interval
+ * clear of zero, which answers for the noise of the decision's own, usually fewer, pairs. Seeded, so
+ * a calibration is reproducible from its samples.
  */
 export function noiseFloor(a: number[], b: number[], n: number, trials = 400): number {
   if (isConstant([...a, ...b])) return 0;
   const { d, toChange } = pairedDifferences(a, b);
   const random = seededRandom(0x5eed);
-  const estimate = () => estimateChange(Array.from({ length: n }, () => d[Math.floor(random() * d.length)]!), toChange);
+  const draw = () => d[Math.floor(random() * d.length)]! * (random() < 0.5 ? -1 : 1);
+  const estimate = () => estimateChange(Array.from({ length: n }, draw), toChange);
   const changes = Array.from({ length: trials }, () => Math.abs(estimate())).sort((x, y) => x - y);
   return changes[Math.floor(0.95 * (trials - 1))]!;
+}
+
+/**
+ * A difference between the two sandboxes that A/A pairs show beyond chance: identical files that
+ * measure differently in one sandbox (another disk, a path the program reads). A decision would
+ * count it as the candidate's doing, so when the A/A interval (the same anytime-valid one a
+ * decision uses) is clear of zero, the floor covers its far end. Undefined when it is not.
+ */
+export function sidesDiffer(a: number[], b: number[], alpha: number, maxRuns: number): Comparison | undefined {
+  if (isConstant([...a, ...b]) || Math.min(a.length, b.length) < 2) return undefined;
+  const comparison = compare(a, b, alpha, maxRuns);
+  return comparison.ci[0] > 0 || comparison.ci[1] < 0 ? comparison : undefined;
+}
+
+/** The floor A/A pairs imply: the noise's, raised to cover a difference between the sandboxes they show. */
+export function floorOf(a: number[], b: number[], sampling: { alpha: number; maxRuns: number; decisionPairs: number }): Pick<Calibration, 'floor' | 'sidesDiffer'> {
+  const noise = noiseFloor(a, b, sampling.decisionPairs);
+  const differ = sidesDiffer(a, b, sampling.alpha, sampling.maxRuns);
+  if (!differ) return { floor: noise };
+  return { floor: Math.max(noise, ...differ.ci.map(Math.abs)), sidesDiffer: { change: differ.change, ci: differ.ci } };
 }
 
 export async function readCalibration(workspace: string, metricCommand: string): Promise<Calibration | undefined> {
   try {
     const cached = JSON.parse(await fs.readFile(path.join(workspace, CALIBRATION_FILE), 'utf8')) as Calibration;
-    // One without pairSpread predates paired decisions: its floor was computed another way.
-    const valid = cached.v === 1 && typeof cached.floor === 'number' && typeof cached.pairSpread === 'number' && cached.metricCommand === metricCommand && cached.machine === machineId();
+    const valid = cached.v === 2 && typeof cached.floor === 'number' && typeof cached.pairSpread === 'number' && cached.metricCommand === metricCommand && cached.machine === machineId();
     return valid ? cached : undefined;
   } catch {
     return undefined;
@@ -91,10 +118,6 @@ export async function writeCalibration(workspace: string, calibration: Calibrati
   await fs.writeFile(file, JSON.stringify(calibration, null, 2) + '\n');
 }
 
-/**
- * A/A runs on the prepared sandboxes (the candidate side holding the baseline too), interleaved,
- * then the floor they imply at the cycle's sample size.
- */
 /** An A/A measurement: the calibration it implies, and its runs (a cycle's baseline sample when it calibrates). */
 export interface NoiseMeasurement {
   calibration: Calibration;
@@ -102,6 +125,7 @@ export interface NoiseMeasurement {
   peakRssBytes: number;
 }
 
+/** A/A runs on the prepared sandboxes (the candidate side holding the baseline too), interleaved, then the floor they imply. */
 export async function measureNoise(options: EngineOptions, config: RsiConfig, metric: MetricSpec, target: { base: Overlay; hiddenEnv?: string[] }): Promise<NoiseMeasurement> {
   const conditions = currentConditions(); // before the runs add their own load
   const runs = config.noise.calibrationRuns;
@@ -118,9 +142,9 @@ export async function measureNoise(options: EngineOptions, config: RsiConfig, me
   const peakRssBytes = Math.max(measured.peakRssBytes.baseline, measured.peakRssBytes.candidate);
   const all = [...values.baseline, ...values.candidate];
   const calibration: Calibration = {
-    v: 1,
+    v: 2,
     time: new Date().toISOString(),
-    floor: noiseFloor(values.baseline, values.candidate, decisionPairs(config.sampling)),
+    ...floorOf(values.baseline, values.candidate, { alpha, maxRuns, decisionPairs: decisionPairs(config.sampling) }),
     runs,
     deterministic: isConstant(all),
     metricCommand: config.metric.command,

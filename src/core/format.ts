@@ -67,6 +67,9 @@ export function describeCalibration(calibration: Calibration, previous?: Calibra
   const load = (c: Calibration) => c.conditions?.loadavg[0]?.toFixed(2) ?? '?';
   const what = calibration.deterministic ? 'deterministic metric: any change is real' : `noise floor ${floor(calibration)}`;
   const was = previous ? `; was ${floor(previous)} on ${previous.time.slice(0, 16).replace('T', ' ')} at load ${load(previous)}` : '; no earlier calibration';
-  return `${what} (${calibration.runs} A/A pairs, median ${metricValue(calibration.spread.median)}, load ${load(calibration)} on ${calibration.conditions.cores} cores${was})`;
+  const sides = calibration.sidesDiffer
+    ? `; the two sandboxes measured ${percent(calibration.sidesDiffer.change)} apart on identical files (95% CI ${bound(calibration.sidesDiffer.ci[0])} to ${bound(calibration.sidesDiffer.ci[1])}), which the floor covers`
+    : '';
+  return `${what} (${calibration.runs} A/A pairs, median ${metricValue(calibration.spread.median)}, load ${load(calibration)} on ${calibration.conditions.cores} cores${was})${sides}`;
 }
 

@@ -102,9 +102,9 @@ function moments(xs: number[]): { n: number; mean: number; ss: number } {
   return { n, mean, ss: xs.reduce((s, x) => s + (x - mean) ** 2, 0) };
 }
 
-/** Standard deviation of the pairs' differences (internal scale): the noise a decision faces. */
+/** Standard deviation of the pairs' differences (internal scale), outliers pulled in as a decision does: the noise a decision faces. */
 export function pairSpread(baseline: number[], candidate: number[]): number {
-  const { n, ss } = moments(pairedDifferences(baseline, candidate).d);
+  const { n, ss } = moments(winsorize(pairedDifferences(baseline, candidate).d));
   return n > 1 ? Math.sqrt(ss / (n - 1)) : 0;
 }
 

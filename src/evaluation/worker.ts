@@ -10,7 +10,7 @@ import { promises as fs } from 'node:fs';
 import * as path from 'node:path';
 import { Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { noiseFloor } from '../core/calibration';
+import { floorOf } from '../core/calibration';
 import { errorKind, toWire, type WireError } from '../protocol/errors';
 import { CANCEL_CHANNEL, cancelledKey, connectRedis, KEY_PREFIX, QUEUE_NAME, workerName, type JobData, type JobProgress, type JobResult, type Requests } from './jobs';
 import type { Evaluator } from '../core/evaluator';
@@ -102,7 +102,8 @@ async function removeLeftovers(storage: string): Promise<void> {
 
 function calibrationKey(data: JobData<'evaluate' | 'measure'>): string {
   const { command, read } = data.request.metric;
-  return createHash('sha256').update(JSON.stringify([data.snapshot, command, read])).digest('hex');
+  // The floor is taken at the decision's largest sample: another cap is another floor.
+  return createHash('sha256').update(JSON.stringify([data.snapshot, command, read, data.calibration?.decisionPairs])).digest('hex');
 }
 
 function isAlive(pid: number): boolean {
@@ -214,7 +215,8 @@ class JobHandler {
   }
 
   private async remember(key: string, data: JobData<'evaluate' | 'measure'>, calibration: NonNullable<JobData['calibration']>, baseline: number[], candidate: number[]): Promise<number> {
-    const floor = noiseFloor(baseline, candidate, calibration.decisionPairs);
+    const { alpha, maxRuns } = data.request.sampling;
+    const { floor } = floorOf(baseline, candidate, { alpha, maxRuns, decisionPairs: calibration.decisionPairs });
     // Other workers of this machine may have added theirs since: merge, then replace the file whole.
     this.calibrations = { ...(await this.readCalibrations()), [key]: { floor, pairs: baseline.length, time: new Date().toISOString() } };
     const tmp = `${this.calibrationFile}.${process.pid}.tmp`;

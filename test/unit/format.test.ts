@@ -23,7 +23,7 @@ test('a decision reads in plain words, with p, floor and method on request', () 
 
 test('a calibration is set against the one it replaces', () => {
   const base: Calibration = {
-    v: 1, time: '2026-12-01T09:12:00.000Z', floor: 0.014, runs: 20, deterministic: false, metricCommand: 'c', machine: 'm',
+    v: 2, time: '2026-12-01T09:12:00.000Z', floor: 0.014, runs: 20, deterministic: false, metricCommand: 'c', machine: 'm',
     spread: { median: 201.3, mad: 2 }, pairSpread: 0.02, conditions: { loadavg: [1.9, 1, 1], cores: 2, platform: 'linux', node: 'v20' },
   };
   const now = { ...base, floor: 0.0086, conditions: { ...base.conditions, loadavg: [0.4, 1, 1] } };

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import * as path from 'node:path';
-import { decisionPairs, noiseFloor } from '../../src/core/calibration';
+import { decisionPairs, floorOf, noiseFloor } from '../../src/core/calibration';
 import { parseConfig } from '../../src/core/config';
 import { compare, isConstant, judge, median, pairedDifferences, type SamplingPolicy, type Verdict } from '../../src/core/stats';
 import { seededRandom } from '../../src/core/random';
@@ -149,6 +149,22 @@ test('a significant gain smaller than the noise floor is not "better"', () => {
   assert.ok(r.meanRuns < timePolicy.maxRuns, `mean pairs ${r.meanRuns}`);
 });
 
+test('the noise floor is the noise alone; a difference between the sandboxes beyond chance raises it to cover that', () => {
+  const rand = seededRandom(13);
+  const a = Array.from({ length: 20 }, () => 100 * Math.exp(0.02 * normal(rand)));
+  const b = a.map((x) => x * Math.exp(0.02 * normal(rand)));
+  const clean = noiseFloor(a, b, 80);
+  // The same noise about a 1% offset: without swapping runs it would count whole (floor about 1.4%).
+  const offset = noiseFloor(a, b.map((y) => y * 1.01), 80);
+  assert.ok(offset < 1.5 * clean, `clean ${clean}, offset ${offset}`);
+  const sampling = { alpha: 0.05, maxRuns: 40, decisionPairs: 80 };
+  assert.deepEqual(floorOf(a, b, sampling), { floor: clean });
+  // One sandbox measuring 5% slower on identical files: the interval shows it, the floor covers it.
+  const slowerSide = floorOf(a, b.map((y) => y * 1.05), sampling);
+  assert.ok(slowerSide.sidesDiffer && slowerSide.sidesDiffer.ci[0] > 0, JSON.stringify(slowerSide));
+  assert.ok(slowerSide.floor >= slowerSide.sidesDiffer.ci[1] && slowerSide.floor > 0.05, JSON.stringify(slowerSide));
+});
+
 test('the noise floor is what a decision would estimate: an outlier it pulls in does not raise the floor', () => {
   // 19 A/A pairs within 1% of each other, and one run slowed 3x by a burst of another program.
   const rand = seededRandom(12);
@@ -213,7 +229,8 @@ async function replayRecorded(name: string, change: number, decisions = 1000) {
   const fixture = JSON.parse(await readFile(path.join(__dirname, '..', 'fixtures', 'aa-pairs.json'), 'utf8')) as Record<string, [number, number][]>;
   const pairs = fixture[name]!;
   const calibration = pairs.slice(0, 20);
-  const policy: SamplingPolicy = { ...timePolicy, noiseFloor: noiseFloor(calibration.map((p) => p[0]), calibration.map((p) => p[1]), decisionPairs(defaults)) };
+  const { floor } = floorOf(calibration.map((p) => p[0]), calibration.map((p) => p[1]), { ...defaults, decisionPairs: decisionPairs(defaults) });
+  const policy: SamplingPolicy = { ...timePolicy, noiseFloor: floor };
   const rand = seededRandom(10);
   let kept = 0, pairsUsed = 0;
   const keptAfter: number[] = [];
