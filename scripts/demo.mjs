@@ -10,7 +10,7 @@ const sandboxes = mkdtempSync(join(tmpdir(), 'rsi-demo-sandboxes-'));
 process.on('exit', () => rmSync(sandboxes, { recursive: true, force: true }));
 const examples = [
   { name: 'backtest', cycles: 3, what: 'a deterministic BTC-perp backtest; the tuner improves its Sharpe ratio' },
-  { name: 'sort', cycles: 2, what: 'a hybrid sort timed by wall clock: the noisy case' },
+  { name: 'sort', cycles: 2, what: 'a hybrid sort timed by its CPU time: the noisy case' },
 ];
 
 // A stop (Ctrl-C reaches the CLI by itself, a kill is passed on) ends the CLI's run; this process

@@ -51,14 +51,21 @@ export function describeChange(
   name?: string,
 ): string {
   const level = c.level === undefined ? '' : `${Math.round(c.level * 1000) / 10}% `;
-  const ci = c.method === 'exact' ? 'exact' : `${level}CI ${bound(c.ci[0])} to ${bound(c.ci[1])}`;
+  // Too few pairs for the sequence to exclude any change (a futility stop after 5 pairs): both ends
+  // are open, -100% being the log ratio's -infinity.
+  const open = isUnbounded(c.ci[1]) && (isUnbounded(c.ci[0]) || (c.method === 'paired-log' && c.ci[0] <= -1));
+  const ci = c.method === 'exact' ? 'exact' : open ? `${level}CI not bounded yet` : `${level}CI ${bound(c.ci[0])} to ${bound(c.ci[1])}`;
   const runs = c.baseline.n === c.candidate.n ? `${c.baseline.n} runs a side` : `${c.baseline.n}+${c.candidate.n} runs`;
   return `${percent(c.change)}${name ? ` ${name}` : ''} (${ci}), ${runs}`;
 }
 
 /** An end of an interval; an unbounded one (stored as the largest double) reads as such. */
+function isUnbounded(x: number): boolean {
+  return Math.abs(x) >= 1e300;
+}
+
 function bound(x: number): string {
-  return Math.abs(x) >= 1e300 ? (x > 0 ? 'unbounded' : '-unbounded') : percent(x);
+  return isUnbounded(x) ? (x > 0 ? 'unbounded' : '-unbounded') : percent(x);
 }
 
 /** "noise floor 0.86% (20 A/A pairs, median 201.3, load 0.40 on 2 cores; was 1.40% on 2026-12-01 09:12 at load 1.90)". */

@@ -16,8 +16,10 @@ test('a decision reads in plain words, with p, floor and method on request', () 
     describeOutcome(full, { p: true }),
     'kept: -6.10% CPU time (95% CI -10.30% to -1.40%), 28 runs a side (14 + 14); p=0.0031, floor 0.86%, paired log ratios, anytime-valid sequential test',
   );
-  // An unbounded end (too few pairs yet) says so; a lesson from before these fields still reads.
-  assert.match(describeOutcome(lesson({ ci: [-1, Number.MAX_VALUE], level: 0.95 })), /95% CI -100.00% to unbounded/);
+  // An unbounded end (too few pairs yet) says so, and an interval open at both ends (-100% is a
+  // log ratio's -infinity) reads as not bounded yet; a lesson from before these fields still reads.
+  assert.match(describeOutcome(lesson({ ci: [-0.05, Number.MAX_VALUE], level: 0.95 })), /95% CI -5.00% to unbounded/);
+  assert.match(describeOutcome(lesson({ ci: [-1, Number.MAX_VALUE], level: 0.95, method: 'paired-log' })), /\(95% CI not bounded yet\), /);
   assert.equal(describeOutcome(lesson({ baseline: { median: 1, n: 2 }, candidate: { median: 1, n: 1 } })), 'kept: -6.10% CPU time (CI -10.30% to -1.40%), 2+1 runs');
 });
 
