@@ -7,14 +7,14 @@ import { UserError } from '../protocol/errors';
 import type { MetricSpec, Side } from '../protocol/metric';
 import { loadConfig, metricSpec, type RsiConfig } from './config';
 import { seededRandom } from './random';
-import { compare, estimateChange, isConstant, median, pairedDifferences, pairSpread, type Comparison } from './stats';
+import { compare, estimateChange, isConstant, median, pairedDifferences, pairSpread } from './stats';
 
 /** The noise floor of a workspace's metric on this machine, cached in `.rsi/calibration.json`. */
 export interface Calibration {
   /** 2: the floor taken at `decisionPairs`, outliers pulled in to Tukey's inner fences; a file of another version is measured again. */
   v: 2;
   time: string;
-  /** Relative change that A/A estimates over a decision's largest sample stay below 95% of the time (`noiseFloor`), or a difference between the sandboxes (`sidesDiffer`), the larger. */
+  /** Relative change that A/A estimates over a decision's largest sample stay below 95% of the time (`noiseFloor`), or a difference between the sandboxes (`floorOf`), the larger. */
   floor: number;
   runs: number;
   deterministic: boolean;
@@ -25,7 +25,7 @@ export interface Calibration {
   spread: { median: number; mad: number };
   /** Standard deviation of the A/A pairs' differences (log ratio, or relative): what a cycle's own A/A pairs are checked against. */
   pairSpread: number;
-  /** Present when the A/A pairs showed the two sandboxes measure differently (`sidesDiffer`): the floor then covers the interval's far end. */
+  /** Present when the A/A pairs showed the two sandboxes measure differently (`floorOf`): the floor then covers the interval's far end. */
   sidesDiffer?: { change: number; ci: [number, number] };
   /** What the machine was doing: a floor taken under another load is re-checked (cycle.ts). */
   conditions: Conditions;
@@ -67,7 +67,7 @@ export function decisionPairs(sampling: { maxRuns: number; confirm: boolean }): 
  * it the noise alone: the two runs of an A/A pair are exchangeable, and without them the sample's
  * chance offset would count as noise (20 pairs on a busy machine averaged -3.5%, and the floor came
  * out at 4.3% where the noise alone gave 2.8%). A real difference between the sandboxes is
- * `sidesDiffer`'s to find. With `n` the most pairs a decision takes (`decisionPairs`), the floor is
+ * `floorOf`'s to find. With `n` the most pairs a decision takes (`decisionPairs`), the floor is
  * the change this loop cannot tell from noise even at its best; a keep must also have its interval
  * clear of zero, which answers for the noise of the decision's own, usually fewer, pairs. Seeded, so
  * a calibration is reproducible from its samples.
@@ -83,23 +83,18 @@ export function noiseFloor(a: number[], b: number[], n: number, trials = 400): n
 }
 
 /**
- * A difference between the two sandboxes that A/A pairs show beyond chance: identical files that
- * measure differently in one sandbox (another disk, a path the program reads). A decision would
- * count it as the candidate's doing, so when the A/A interval (the same anytime-valid one a
- * decision uses) is clear of zero, the floor covers its far end. Undefined when it is not.
+ * The floor A/A pairs imply: the noise's (`noiseFloor`), raised to cover a difference between the
+ * sandboxes the pairs show beyond chance: identical files that measure differently in one sandbox
+ * (another disk, a path the program reads). A decision would count that as the candidate's doing,
+ * so when the A/A interval (the same anytime-valid one a decision uses) is clear of zero, the
+ * floor covers its far end.
  */
-export function sidesDiffer(a: number[], b: number[], alpha: number, maxRuns: number): Comparison | undefined {
-  if (isConstant([...a, ...b]) || Math.min(a.length, b.length) < 2) return undefined;
-  const comparison = compare(a, b, alpha, maxRuns);
-  return comparison.ci[0] > 0 || comparison.ci[1] < 0 ? comparison : undefined;
-}
-
-/** The floor A/A pairs imply: the noise's, raised to cover a difference between the sandboxes they show. */
 export function floorOf(a: number[], b: number[], sampling: { alpha: number; maxRuns: number; decisionPairs: number }): Pick<Calibration, 'floor' | 'sidesDiffer'> {
   const noise = noiseFloor(a, b, sampling.decisionPairs);
-  const differ = sidesDiffer(a, b, sampling.alpha, sampling.maxRuns);
-  if (!differ) return { floor: noise };
-  return { floor: Math.max(noise, ...differ.ci.map(Math.abs)), sidesDiffer: { change: differ.change, ci: differ.ci } };
+  if (isConstant([...a, ...b]) || Math.min(a.length, b.length) < 2) return { floor: noise };
+  const { change, ci } = compare(a, b, sampling.alpha, sampling.maxRuns);
+  if (ci[0] <= 0 && ci[1] >= 0) return { floor: noise };
+  return { floor: Math.max(noise, ...ci.map(Math.abs)), sidesDiffer: { change, ci } };
 }
 
 export async function readCalibration(workspace: string, metricCommand: string): Promise<Calibration | undefined> {
