@@ -26,6 +26,8 @@ interface Job {
   run(slot: PoolSlot): Promise<unknown>;
   resolve(result: unknown): void;
   reject(error: unknown): void;
+  /** Takes it out of the queue when its signal aborts; removed once it starts, where the slot's own request listens. */
+  onAbort(): void;
 }
 
 /**
@@ -86,19 +88,16 @@ export class PoolEvaluator implements Evaluator {
     const { signal } = options;
     if (signal?.aborted) return Promise.reject(new CancelledError());
     return new Promise<T>((resolve, reject) => {
-      const job: Job = { alone: timing && !this.options.parallelTiming, base, options, run, resolve: resolve as (result: unknown) => void, reject };
       // Cancelled while queued: it leaves the queue; once started, the slot's request is cancelled by the same signal.
-      signal?.addEventListener(
-        'abort',
-        () => {
-          const at = this.queue.indexOf(job);
-          if (at < 0) return;
-          this.queue.splice(at, 1);
-          reject(new CancelledError());
-          this.dispatch();
-        },
-        { once: true },
-      );
+      const onAbort = () => {
+        const at = this.queue.indexOf(job);
+        if (at < 0) return;
+        this.queue.splice(at, 1);
+        reject(new CancelledError());
+        this.dispatch();
+      };
+      const job: Job = { alone: timing && !this.options.parallelTiming, base, options, run, resolve: resolve as (result: unknown) => void, reject, onAbort };
+      signal?.addEventListener('abort', onAbort, { once: true });
       this.queue.push(job);
       this.dispatch();
     });
@@ -112,6 +111,7 @@ export class PoolEvaluator implements Evaluator {
       const index = this.busy.indexOf(false);
       if (index < 0) return;
       this.queue.shift();
+      job.options.signal?.removeEventListener('abort', job.onAbort);
       this.busy[index] = true;
       this.running++;
       this.aloneRunning = job.alone;

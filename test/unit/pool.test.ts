@@ -1,5 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { getEventListeners } from 'node:events';
 import { setImmediate as settle } from 'node:timers/promises';
 import type { EvaluationRequest, EvaluationResult, GateRequest, MeasureRequest, Overlay } from '../../src/protocol/evaluation';
 import { errorKind } from '../../src/protocol/errors';
@@ -132,6 +133,21 @@ test('cancel: a queued request leaves the queue without starting; one in flight 
   await settle();
   assert.deepEqual(running(fake.started), ['0:evaluate a'], 'b never started');
   await assert.rejects(pool.evaluate(evaluation('c', true), { signal: stop.signal }), (error) => errorKind(error) === 'cancelled');
+});
+
+test("a run's many requests leave no listener on its signal: only queued ones listen", async () => {
+  const fake = fakeSlots(1);
+  const pool = new PoolEvaluator(fake.slots);
+  const run = new AbortController();
+  const results = Array.from({ length: 12 }, (_, i) => pool.evaluate(evaluation(String(i), true), { signal: run.signal }));
+  await settle();
+  assert.equal(getEventListeners(run.signal, 'abort').length, 11, 'the queued ones');
+  for (let i = 0; i < 12; i++) {
+    fake.started[i]!.finish();
+    await settle();
+  }
+  await Promise.all(results);
+  assert.equal(getEventListeners(run.signal, 'abort').length, 0);
 });
 
 test('slot 0 takes the run lock before any slot runs, once a cycle; a refusal fails every waiting request', async () => {
