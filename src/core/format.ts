@@ -19,8 +19,8 @@ export function metricValue(x: number): string {
 }
 
 const METHODS: Record<string, string> = {
-  'paired-log': 'paired log ratios, anytime-valid sequential test',
-  'paired-relative': 'paired differences, anytime-valid sequential test',
+  'paired-log': 'paired log ratios, anytime-valid mean and median sequences',
+  'paired-relative': 'paired differences, anytime-valid mean and median sequences',
   exact: 'deterministic metric, one run a side',
 };
 

@@ -89,8 +89,9 @@ export function winsorize(d: number[]): number[] {
 
 /**
  * The decision's estimate of the change, from differences on the internal scale: their mean after
- * `winsorize`, as a relative change. The noise floor (calibration.ts) resamples A/A differences
- * through it too: a floor taken on the raw mean would count the outliers a decision pulls in.
+ * `winsorize`, as a relative change (a decision then keeps it inside its interval, see `assess`).
+ * The noise floor (calibration.ts) resamples A/A differences through it too: a floor taken on the
+ * raw mean would count the outliers a decision pulls in.
  */
 export function estimateChange(d: number[], toChange: (x: number) => number): number {
   return toChange(moments(winsorize(d)).mean);
@@ -109,21 +110,35 @@ export function pairSpread(baseline: number[], candidate: number[]): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// An anytime-valid confidence sequence for the mean of the differences
+// Two anytime-valid confidence sequences, intersected
 //
-// Why this one: the differences' spread is unknown and changes with the machine's load, so the
-// test must not assume it. The scale-invariant Bayes factor of the one-sample t-test (a normal
-// prior N(0, g) on the standardized effect mean/sd, the right-Haar prior on the sd; Lai 1976,
-// Perez-Ortiz et al. 2022, "E-statistics, group invariance and anytime valid testing") is a
-// nonnegative martingale under "mean = mu0" whatever the sd, so by Ville's inequality it ever
-// exceeds 1/alpha with probability at most alpha: looking after every pair and stopping at any
-// moment is allowed. It has a closed form, so the set of mu0 it does not reject (the confidence
-// sequence) is an interval computed without search. A heavy-tailed but symmetric difference (an
-// A/A pair is symmetric by construction) only widens the interval. Splitting alpha over looks
-// (Bonferroni, the previous method) was valid too but much wider, and a group-sequential boundary
-// needs the number of looks fixed in advance.
+// A change that scales every run by the same factor, with the two runs of a pair exchangeable
+// (interleaved, order alternated), makes the differences symmetric about the log of that factor:
+// their mean and their median are the same number. Two sequences cover it, each good where the
+// other is weak, and the decision uses where they overlap, each at alpha / 2 so the pair together
+// errs with probability at most alpha (a union bound):
+// - the mean (outliers pulled in, above), by a t-mixture: the most power under ordinary noise;
+// - the median, by the sign test made sequential: blind to how far a pair lands, so it shrugs off a
+//   machine that switches between states. On a shared 2-core VM, CPU time of the same run was
+//   either ~150 ms or ~250 ms (the other hyperthread idle or busy, in stretches of 20-60 s): a
+//   third of the pairs then differ by +-50%, no winsorizing at a quartile holds, and the mean's
+//   interval stays wide, while most pairs still land on the true change. benchstat decides on the
+//   median and ranks for the same reason.
+// Replayed on four recordings of that VM (`npm run bench`, "Decisions"), the pair found a 5% gain
+// in CPU time in 71% of the idle windows and 93% beside a CPU hog, against 62% and 88% for the mean
+// alone, with no more A/A keeps.
 
-/** log of the t-mixture Bayes factor for "mean = mu0" after n differences with this mean and sum of squared deviations. */
+/**
+ * The mean's sequence. The spread is unknown and moves with the load, so the test must not assume
+ * it: the scale-invariant Bayes factor of the one-sample t-test (a normal prior N(0, g) on the
+ * standardized effect mean/sd, the right-Haar prior on the sd; Lai 1976, Perez-Ortiz et al. 2022,
+ * "E-statistics, group invariance and anytime valid testing") is a nonnegative martingale under
+ * "mean = mu0" whatever the sd, so by Ville's inequality it ever exceeds 1/alpha with probability
+ * at most alpha: looking after every pair and stopping at any moment is allowed. It has a closed
+ * form, so the set of mu0 it does not reject is an interval computed without search. Splitting
+ * alpha over looks (Bonferroni, the previous method) was valid too but much wider, and a
+ * group-sequential boundary needs the number of looks fixed in advance.
+ */
 function logEvidence(n: number, mean: number, ss: number, mu0: number, g: number): number {
   const dev2 = n * (mean - mu0) ** 2;
   const growth = 1 + n * g;
@@ -131,7 +146,7 @@ function logEvidence(n: number, mean: number, ss: number, mu0: number, g: number
   return -0.5 * Math.log(growth) + (n / 2) * (Math.log(ss + dev2) - Math.log(ss + dev2 / growth));
 }
 
-/** Half-width of the confidence sequence at level 1 - alpha: the mu0 whose evidence stays below 1/alpha. Infinity when no mu0 is rejected yet. */
+/** Half-width of the mean's sequence at level 1 - alpha: the mu0 whose evidence stays below 1/alpha. Infinity when no mu0 is rejected yet. */
 function radius(n: number, ss: number, alpha: number, g: number): number {
   if (n < 1) return Infinity;
   const growth = 1 + n * g;
@@ -151,12 +166,70 @@ function mixtureScale(alpha: number, maxRuns: number): number {
 }
 
 /**
+ * The median's sequence. Where the median is m, each difference lands above m with probability
+ * 1/2, whatever its spread; betting on the share above m with a Beta(a, a) prior on it gives the
+ * closed-form martingale 2^n B(a + k, a + n - k) / B(a, a) (k of n above m). It depends on m only
+ * through k, so the values of m it does not reject run between two order statistics. The prior has
+ * the mean's prior variance, so it too is narrowest near the cap (rounded to a whole number: a
+ * Beta of whole numbers is a ratio of factorials).
+ */
+function logSignEvidence(k: number, n: number, a: number): number {
+  return n * Math.LN2 + logBeta(a + k, a + n - k) - logBeta(a, a);
+}
+
+/** log B(p, q) for whole p, q >= 1: (p-1)! (q-1)! / (p+q-1)!. */
+function logBeta(p: number, q: number): number {
+  return logFactorial(p - 1) + logFactorial(q - 1) - logFactorial(p + q - 1);
+}
+
+const logFactorials = [0];
+function logFactorial(m: number): number {
+  for (let i = logFactorials.length; i <= m; i++) logFactorials.push(logFactorials[i - 1]! + Math.log(i));
+  return logFactorials[m]!;
+}
+
+function signPrior(alpha: number, maxRuns: number): number {
+  return Math.max(1, Math.round((1 / mixtureScale(alpha, maxRuns) - 1) / 2));
+}
+
+/** The median's sequence at level 1 - alpha, from the sorted differences: [sorted[j], sorted[n-1-j]] with j the extreme ranks rejected on each side; unbounded while none are. */
+function medianInterval(sorted: number[], alpha: number, a: number): [number, number] {
+  const n = sorted.length;
+  const threshold = Math.log(1 / alpha);
+  let j = -1;
+  while (j + 1 < n - 1 - (j + 1) && logSignEvidence(n - (j + 1), n, a) >= threshold) j++;
+  return j < 0 ? [-Infinity, Infinity] : [sorted[j]!, sorted[n - 1 - j]!];
+}
+
+/** The median's evidence against "no change", counted as `medianInterval` counts (a difference of exactly 0 is on neither side), so it rejects 0 exactly when that interval excludes it. */
+function logSignEvidenceAtZero(d: number[], a: number): number {
+  const above = d.filter((x) => x > 0).length, below = d.filter((x) => x < 0).length;
+  return logSignEvidence(Math.max(above, below), d.length, a);
+}
+
+/** The intersection of the two sequences, each at alpha / 2, on the internal scale; `p` from the stronger evidence, Bonferroni-corrected. */
+function interval(d: number[], alpha: number, maxRuns: number): { n: number; mean: number; sd: number; lo: number; hi: number; p: number } {
+  const half = alpha / 2;
+  const g = mixtureScale(half, maxRuns);
+  const a = signPrior(half, maxRuns);
+  const { n, mean, ss } = moments(winsorize(d));
+  const r = radius(n, ss, half, g);
+  const [slo, shi] = medianInterval([...d].sort((x, y) => x - y), half, a);
+  const evidence = Math.max(logEvidence(n, mean, ss, 0, g), n > 0 ? logSignEvidenceAtZero(d, a) : 0);
+  return { n, mean, sd: n > 1 ? Math.sqrt(ss / (n - 1)) : 0, lo: Math.max(mean - r, slo), hi: Math.min(mean + r, shi), p: Math.min(1, 2 * Math.exp(-evidence)) };
+}
+
+/**
  * The futility stop may wrongly drop a gain the cap could resolve with probability at most this
  * (one side of a 1 - 2 * FUTILITY_BETA confidence sequence), and "what the cap can resolve" is a
  * gain found with power 1 - FUTILITY_BETA at the cap. 0.2 is the conventional design power of 80%.
  */
 const FUTILITY_BETA = 0.2;
 const Z_POWER = 0.8416; // standard normal quantile of 1 - FUTILITY_BETA
+/** A median absolute deviation times this is a standard deviation, under normal noise. */
+const MAD_TO_SD = 1.4826;
+/** Under normal noise the median of n values spreads sqrt(pi / 2) times as much as their mean. */
+const MEDIAN_EFFICIENCY = 1.2533;
 
 // ---------------------------------------------------------------------------------------------
 // Comparing and judging
@@ -166,9 +239,9 @@ export interface Comparison {
   candidate: { median: number; n: number };
   /** Relative change of the candidate, signed (positive = candidate larger); absolute when the baseline median is 0 and values are not all positive. */
   change: number;
-  /** Anytime-valid confidence interval of `change` at level 1 - alpha (the one the verdict used). */
+  /** Anytime-valid confidence interval of `change` at level 1 - alpha (the one the verdict used): where the mean's and the median's sequences overlap. */
   ci: [number, number];
-  /** p-value at this look: 1 / the evidence against "no change", so p <= alpha exactly when the interval excludes 0. */
+  /** p-value at this look: 2 / the stronger of the two sequences' evidence against "no change" (each runs at alpha / 2), so p <= alpha exactly when the interval excludes 0. */
   p: number;
   /** Confidence level of `ci`: 1 - alpha. */
   level: number;
@@ -198,28 +271,29 @@ function finite(x: number): number {
 
 /** The comparison of the pairs so far, with its interval at level 1 - alpha (for reports and the final figure of a run). */
 export function compare(baseline: number[], candidate: number[], alpha: number, maxRuns: number): Comparison {
-  return assess(baseline, candidate, alpha, mixtureScale(alpha, maxRuns)).comparison;
+  return assess(baseline, candidate, alpha, maxRuns).comparison;
 }
 
-function assess(baseline: number[], candidate: number[], alpha: number, g: number) {
+function assess(baseline: number[], candidate: number[], alpha: number, maxRuns: number) {
   const paired = pairedDifferences(baseline, candidate);
-  const { n, mean, ss } = moments(winsorize(paired.d));
-  const r = radius(n, ss, alpha, g);
+  const { n, mean, sd, lo, hi, p } = interval(paired.d, alpha, maxRuns);
+  // The mean, kept inside the interval: when the median's sequence has ruled it out (the mean dragged by a state switch), the nearest value it allows.
+  const estimate = Math.min(hi, Math.max(lo, mean));
   const comparison: Comparison = {
     baseline: { median: median(baseline.slice(0, n)), n },
     candidate: { median: median(candidate.slice(0, n)), n },
-    change: estimateChange(paired.d, paired.toChange),
-    ci: [finite(paired.toChange(mean - r)), finite(paired.toChange(mean + r))],
-    p: Math.min(1, Math.exp(-logEvidence(n, mean, ss, 0, g))),
+    change: paired.toChange(estimate),
+    ci: [finite(paired.toChange(lo)), finite(paired.toChange(hi))],
+    p,
     level: 1 - alpha,
     method: paired.method,
   };
-  return { paired, n, mean, ss, r, comparison };
+  return { paired, n, sd, comparison };
 }
 
 /**
  * Sequential decision on the interleaved pairs, called after every pair; done=false asks for
- * another. Every look uses the same anytime-valid confidence sequence at level 1 - alpha, so a
+ * another. Every look uses the same anytime-valid interval at level 1 - alpha (`interval`), so a
  * candidate with no effect is called "better" or "worse" with probability at most alpha however
  * many looks are taken, and the verdict never contradicts the interval it reports:
  *
@@ -260,21 +334,24 @@ export function judge(
     return { done: true, verdict: Math.abs(gain) > floor ? (gain > 0 ? 'better' : 'worse') : 'same', comparison };
   }
 
-  const g = mixtureScale(policy.alpha, maxRuns);
-  const { paired, n, mean, ss, r, comparison } = assess(baseline, candidate, policy.alpha, g);
+  const { paired, n, sd, comparison } = assess(baseline, candidate, policy.alpha, maxRuns);
   if (n < minRuns) return { done: false, verdict: 'same', comparison };
 
-  const gain = sign * mean; // internal scale
+  const [worst, best] = sign > 0 ? comparison.ci : [-comparison.ci[1], -comparison.ci[0]]; // the interval as gains
   let verdict: Verdict = 'same';
-  if (gain - r > 0 && sign * comparison.change > floor) verdict = 'better';
-  else if (gain + r < 0) verdict = 'worse';
+  if (worst > 0 && sign * comparison.change > floor) verdict = 'better';
+  else if (best < 0) verdict = 'worse';
   if (verdict !== 'same') return { done: true, verdict, comparison };
 
-  const sd = n > 1 ? Math.sqrt(ss / (n - 1)) : 0;
-  const resolvable = radius(maxRuns, sd * sd * (maxRuns - 1), policy.alpha, g) + (Z_POWER * sd) / Math.sqrt(maxRuns);
+  // What the cap could resolve with 80% power, at the spread of whichever sequence is tighter here.
+  const m = median(paired.d);
+  const spread = Math.min(sd, MEDIAN_EFFICIENCY * MAD_TO_SD * median(paired.d.map((x) => Math.abs(x - m))));
+  const half = policy.alpha / 2;
+  const resolvable = radius(maxRuns, spread * spread * (maxRuns - 1), half, mixtureScale(half, maxRuns)) + (Z_POWER * spread) / Math.sqrt(maxRuns);
   const worthIt = Math.max(sign * paired.fromChange(sign * floor), resolvable);
-  const cannotBeBetter = gain + radius(n, ss, 2 * FUTILITY_BETA, g) <= worthIt;
-  return { done: cannotBeBetter || n >= maxRuns, verdict, comparison };
+  const wide = interval(paired.d, 2 * FUTILITY_BETA, maxRuns);
+  const optimistic = sign > 0 ? wide.hi : -wide.lo; // internal scale, as worthIt
+  return { done: optimistic <= worthIt || n >= maxRuns, verdict, comparison };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -291,25 +368,25 @@ export interface GuardPolicy {
 
 /**
  * One-sided check of a guard metric on the interleaved pairs, called after every pair, on the same
- * anytime-valid confidence sequence as `judge`. The burden of proof is on failing: "worse" only
+ * anytime-valid interval as `judge`. The burden of proof is on failing: "worse" only
  * when the whole interval lies beyond the tolerance on the losing side (the best the guard could
  * be is still a loss larger than the tolerance), never on a point estimate. It stops as soon as
  * the interval settles it either way (wholly beyond the tolerance: "worse"; wholly within it:
  * "same"), else at maxRuns as "same": a guard not shown worse beyond its tolerance passes.
  *
  * Error rate controlled: a candidate whose guard is in truth within its tolerance is failed with
- * probability at most alpha, however many looks are taken (the sequence covers the true change at
+ * probability at most alpha, however many looks are taken (the interval covers the true change at
  * every look with probability 1 - alpha, and failing needs it to exclude every change within the
  * tolerance). Not controlled: a loss beyond the tolerance that the runs cannot resolve by maxRuns
  * passes; how often depends on the guard's noise and the cap. A guard without spread (a
  * deterministic score) has an interval that collapses to its exact change once the pairs can
- * exclude anything (6 pairs at alpha 0.05 and 20 pairs a side), so it is decided exactly.
+ * exclude anything (7 pairs at alpha 0.05 and 20 pairs a side), so it is decided exactly.
  */
 export function judgeGuard(baseline: number[], candidate: number[], policy: GuardPolicy): { done: boolean; verdict: Verdict; comparison: Comparison } {
   const minRuns = Math.max(2, Math.floor(policy.minRuns));
   const maxRuns = Math.max(minRuns, Math.floor(policy.maxRuns));
   const sign = gainSign(policy.direction);
-  const { n, comparison } = assess(baseline, candidate, policy.alpha, mixtureScale(policy.alpha, maxRuns));
+  const { n, comparison } = assess(baseline, candidate, policy.alpha, maxRuns);
   if (n < minRuns) return { done: false, verdict: 'same', comparison };
   // The interval's ends as gains (positive is good), best first.
   const [best, worst] = sign > 0 ? [comparison.ci[1], comparison.ci[0]] : [-comparison.ci[0], -comparison.ci[1]];

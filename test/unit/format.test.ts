@@ -14,7 +14,7 @@ test('a decision reads in plain words, with p, floor and method on request', () 
   assert.equal(describeOutcome(full), 'kept: -6.10% CPU time (95% CI -10.30% to -1.40%), 28 runs a side (14 + 14)');
   assert.equal(
     describeOutcome(full, { p: true }),
-    'kept: -6.10% CPU time (95% CI -10.30% to -1.40%), 28 runs a side (14 + 14); p=0.0031, floor 0.86%, paired log ratios, anytime-valid sequential test',
+    'kept: -6.10% CPU time (95% CI -10.30% to -1.40%), 28 runs a side (14 + 14); p=0.0031, floor 0.86%, paired log ratios, anytime-valid mean and median sequences',
   );
   // An unbounded end (too few pairs yet) says so, and an interval open at both ends (-100% is a
   // log ratio's -infinity) reads as not bounded yet; a lesson from before these fields still reads.
