@@ -61,23 +61,24 @@ export function decisionPairs(sampling: { maxRuns: number; confirm: boolean }): 
 }
 
 /**
- * The noise floor from A/A pairs (the same code on both sides, runs interleaved): resample `n`
- * pairs at a time, each pair's runs swapped half of the time, estimate the change as a decision does
- * (`estimateChange`: outliers pulled in), and take the 95th percentile of its size. The swaps make
+ * The noise floor from A/A pairs (the same code on both sides, runs interleaved): resample
+ * `decisionPairs` pairs at a time, each pair's runs swapped half of the time, estimate the change
+ * as a decision does (`estimateChange`: outliers pulled in, kept inside the decision's interval),
+ * and take the 95th percentile of its size. The swaps make
  * it the noise alone: the two runs of an A/A pair are exchangeable, and without them the sample's
  * chance offset would count as noise (20 pairs on a busy machine averaged -3.5%, and the floor came
  * out at 4.3% where the noise alone gave 2.8%). A real difference between the sandboxes is
- * `floorOf`'s to find. With `n` the most pairs a decision takes (`decisionPairs`), the floor is
+ * `floorOf`'s to find. With the most pairs a decision takes (`decisionPairs`), the floor is
  * the change this loop cannot tell from noise even at its best; a keep must also have its interval
  * clear of zero, which answers for the noise of the decision's own, usually fewer, pairs. Seeded, so
  * a calibration is reproducible from its samples.
  */
-export function noiseFloor(a: number[], b: number[], n: number, trials = 400): number {
+export function noiseFloor(a: number[], b: number[], sampling: { alpha: number; maxRuns: number; decisionPairs: number }, trials = 400): number {
   if (isConstant([...a, ...b])) return 0;
   const { d, toChange } = pairedDifferences(a, b);
   const random = seededRandom(0x5eed);
   const draw = () => d[Math.floor(random() * d.length)]! * (random() < 0.5 ? -1 : 1);
-  const estimate = () => estimateChange(Array.from({ length: n }, draw), toChange);
+  const estimate = () => estimateChange(Array.from({ length: sampling.decisionPairs }, draw), toChange, sampling.alpha, sampling.maxRuns);
   const changes = Array.from({ length: trials }, () => Math.abs(estimate())).sort((x, y) => x - y);
   return changes[Math.floor(0.95 * (trials - 1))]!;
 }
@@ -90,7 +91,7 @@ export function noiseFloor(a: number[], b: number[], n: number, trials = 400): n
  * floor covers its far end.
  */
 export function floorOf(a: number[], b: number[], sampling: { alpha: number; maxRuns: number; decisionPairs: number }): Pick<Calibration, 'floor' | 'sidesDiffer'> {
-  const noise = noiseFloor(a, b, sampling.decisionPairs);
+  const noise = noiseFloor(a, b, sampling);
   if (isConstant([...a, ...b]) || Math.min(a.length, b.length) < 2) return { floor: noise };
   const { change, ci } = compare(a, b, sampling.alpha, sampling.maxRuns);
   if (ci[0] <= 0 && ci[1] >= 0) return { floor: noise };

@@ -89,12 +89,15 @@ export function winsorize(d: number[]): number[] {
 
 /**
  * The decision's estimate of the change, from differences on the internal scale: their mean after
- * `winsorize`, as a relative change (a decision then keeps it inside its interval, see `assess`).
- * The noise floor (calibration.ts) resamples A/A differences through it too: a floor taken on the
- * raw mean would count the outliers a decision pulls in.
+ * `winsorize`, kept inside the decision's interval (`interval`), as a relative change. The mean
+ * leaves the interval when the median's sequence has ruled it out (a machine switching between
+ * two speeds drags the mean); the estimate is then the nearest value the interval allows. The
+ * noise floor (calibration.ts) resamples A/A differences through it too, so the floor is the noise
+ * of the very estimate it is set against.
  */
-export function estimateChange(d: number[], toChange: (x: number) => number): number {
-  return toChange(moments(winsorize(d)).mean);
+export function estimateChange(d: number[], toChange: (x: number) => number, alpha: number, maxRuns: number): number {
+  const { mean, lo, hi } = interval(d, alpha, maxRuns);
+  return toChange(Math.min(hi, Math.max(lo, mean)));
 }
 
 function moments(xs: number[]): { n: number; mean: number; ss: number } {
@@ -276,13 +279,11 @@ export function compare(baseline: number[], candidate: number[], alpha: number, 
 
 function assess(baseline: number[], candidate: number[], alpha: number, maxRuns: number) {
   const paired = pairedDifferences(baseline, candidate);
-  const { n, mean, sd, lo, hi, p } = interval(paired.d, alpha, maxRuns);
-  // The mean, kept inside the interval: when the median's sequence has ruled it out (the mean dragged by a state switch), the nearest value it allows.
-  const estimate = Math.min(hi, Math.max(lo, mean));
+  const { n, sd, lo, hi, p } = interval(paired.d, alpha, maxRuns);
   const comparison: Comparison = {
     baseline: { median: median(baseline.slice(0, n)), n },
     candidate: { median: median(candidate.slice(0, n)), n },
-    change: paired.toChange(estimate),
+    change: estimateChange(paired.d, paired.toChange, alpha, maxRuns),
     ci: [finite(paired.toChange(lo)), finite(paired.toChange(hi))],
     p,
     level: 1 - alpha,

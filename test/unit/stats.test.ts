@@ -153,11 +153,11 @@ test('the noise floor is the noise alone; a difference between the sandboxes bey
   const rand = seededRandom(13);
   const a = Array.from({ length: 20 }, () => 100 * Math.exp(0.02 * normal(rand)));
   const b = a.map((x) => x * Math.exp(0.02 * normal(rand)));
-  const clean = noiseFloor(a, b, 80);
-  // The same noise about a 1% offset: without swapping runs it would count whole (floor about 1.4%).
-  const offset = noiseFloor(a, b.map((y) => y * 1.01), 80);
-  assert.ok(offset < 1.5 * clean, `clean ${clean}, offset ${offset}`);
   const sampling = { alpha: 0.05, maxRuns: 40, decisionPairs: 80 };
+  const clean = noiseFloor(a, b, sampling);
+  // The same noise about a 1% offset: without swapping runs it would count whole (floor about 1.4%).
+  const offset = noiseFloor(a, b.map((y) => y * 1.01), sampling);
+  assert.ok(offset < 1.5 * clean, `clean ${clean}, offset ${offset}`);
   assert.deepEqual(floorOf(a, b, sampling), { floor: clean });
   // One sandbox measuring 5% slower on identical files: the interval shows it, the floor covers it.
   const slowerSide = floorOf(a, b.map((y) => y * 1.05), sampling);
@@ -170,9 +170,10 @@ test('the noise floor is what a decision would estimate: an outlier it pulls in 
   const rand = seededRandom(12);
   const a = Array.from({ length: 20 }, () => 100 * Math.exp(0.01 * normal(rand)));
   const b = a.map((x) => x * Math.exp(0.01 * normal(rand)));
-  const clean = noiseFloor(a, b, 20);
+  const sampling = { alpha: 0.05, maxRuns: 20, decisionPairs: 20 };
+  const clean = noiseFloor(a, b, sampling);
   b[7] = b[7]! * 3;
-  const withOutlier = noiseFloor(a, b, 20);
+  const withOutlier = noiseFloor(a, b, sampling);
   // The raw mean of 20 pairs moves by log(3) / 20 = 5.5% whenever the resample holds the outlier.
   assert.ok(withOutlier < 2 * clean, `clean ${clean}, with the outlier ${withOutlier}`);
   // And a decision on A/A pairs holding that outlier estimates a change within the floor.
