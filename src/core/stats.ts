@@ -123,13 +123,14 @@ export function pairSpread(baseline: number[], candidate: number[]): number {
 // - the mean (outliers pulled in, above), by a t-mixture: the most power under ordinary noise;
 // - the median, by the sign test made sequential: blind to how far a pair lands, so it shrugs off a
 //   machine that switches between states. On a shared 2-core VM, CPU time of the same run was
-//   either ~150 ms or ~250 ms (the other hyperthread idle or busy, in stretches of 20-60 s): a
-//   third of the pairs then differ by +-50%, no winsorizing at a quartile holds, and the mean's
-//   interval stays wide, while most pairs still land on the true change. benchstat decides on the
+//   either ~150 ms or ~250 ms, switching in stretches of seconds to a minute (whatever shares the
+//   physical core on the host): a quarter to a half of the pairs then differ by +-50%, no
+//   winsorizing at a quartile holds, and the mean's interval stays wide, while most pairs still
+//   land on the true change. benchstat decides on the
 //   median and ranks for the same reason.
-// Replayed on four recordings of that VM (`npm run bench`, "Decisions"), the pair found a 5% gain
-// in CPU time in 71% of the idle windows and 93% beside a CPU hog, against 62% and 88% for the mean
-// alone, with no more A/A keeps.
+// Replayed on six recordings of that VM (`npm run bench`, "Decisions"), the pair found a 5% gain
+// in CPU time in 69% of the idle windows and 87% beside a CPU hog, against 52% and 79% for the mean
+// alone, with fewer pairs spent on no-effect candidates and no more A/A keeps.
 
 /**
  * The mean's sequence. The spread is unknown and moves with the load, so the test must not assume

@@ -211,9 +211,8 @@ test('deterministic only when the calibration proved it: equal values from a coa
 });
 
 test('a machine that switches between two speeds: a 5% gain is still found, as the median sees it', () => {
-  // Each run is 65% slower when the machine is in its slow state (the other hyperthread busy, as
-  // recorded on a shared 2-core VM), with probability 0.15 per run: a quarter of the pairs differ by
-  // +-50%, beyond what pulling outliers in to a quartile's fence can mend (77% found by the mean's
+  // Each run is 65% slower when the machine is in its slow state (as recorded on a shared 2-core
+  // VM), with probability 0.15 per run: a quarter of the pairs differ by +-50%, beyond what pulling outliers in to a quartile's fence can mend (77% found by the mean's
   // sequence alone).
   const run = (rand: () => number, mean: number) => mean * Math.exp(0.02 * normal(rand)) * (rand() < 0.15 ? 1.65 : 1);
   const rand = seededRandom(21);
