@@ -10,6 +10,8 @@ import { closeSync, openSync, readdirSync, readFileSync, readSync } from 'node:f
 import { setTimeout as delay } from 'node:timers/promises';
 
 export const LINUX = process.platform === 'linux';
+/** Linux's kernel-thread daemon: it and its children (kernel threads) have no environment at all. */
+const KTHREADD = 2;
 /** SIGTERM first so a process can flush, then SIGKILL. */
 export const GRACE_MS = 200;
 /** Bound on waiting for a killed tree to vanish (a process stuck in uninterruptible IO cannot die). */
@@ -125,18 +127,24 @@ export function withMark(env: NodeJS.ProcessEnv, mark: string): NodeJS.ProcessEn
 }
 
 /** Whether a process's marks hold `mark` or a mark under it (`mark:...`). */
-function carries(marks: string | undefined, mark: string): boolean {
-  return marks !== undefined && marks.split(' ').some((m) => m === mark || m.startsWith(`${mark}:`));
+function carries(marks: string | undefined | null, mark: string): boolean {
+  return typeof marks === 'string' && marks.split(' ').some((m) => m === mark || m.startsWith(`${mark}:`));
 }
 
-/** Linux: the marks in a process's environment (as it was exec'ed); undefined when none or unreadable. */
-function readMarks(pid: number): string | undefined {
+/**
+ * Linux: the marks in a process's environment (as it was exec'ed); undefined when none or
+ * unreadable; null when the environment reads empty, which a process in the middle of an exec does
+ * for a moment (kernel threads have none for good).
+ */
+function readMarks(pid: number): string | undefined | null {
   let environ: string;
   try {
-    environ = `\0${readProc(`/proc/${pid}/environ`)}`;
+    environ = readProc(`/proc/${pid}/environ`);
   } catch {
     return undefined; // gone, or another user's
   }
+  if (environ === '') return null;
+  environ = `\0${environ}`;
   const key = `\0${MARK_VARIABLE}=`;
   const at = environ.indexOf(key);
   if (at < 0) return undefined;
@@ -192,10 +200,14 @@ export class ProcTree {
       }
       const info = readStat(pid);
       if (!info) continue;
-      seen.set(pid, info.start);
+      let settled = true;
       if (this.mark && info.start !== known && !info.zombie && +info.start >= this.rootStart) {
-        info.marked = carries(readMarks(pid), this.mark);
+        const marks = readMarks(pid);
+        info.marked = carries(marks, this.mark);
+        // Caught mid-exec (a daemon's `exec sleep`): read it again next pass rather than remember it unmarked.
+        settled = marks !== null || info.ppid === KTHREADD || pid === KTHREADD;
       }
+      if (settled) seen.set(pid, info.start);
       infos.set(pid, info);
     }
     this.seen = seen;
