@@ -318,6 +318,7 @@ function progressPrinter(debug: (line: string) => void): (event: EngineEvent) =>
   // lesson names its candidate.
   const printedPhases = new Set<string>();
   const candidateOf = new Map<string, string>();
+  let calibrationLine = ''; // both sides of a pair report the same count: print it once
   return (event) => {
     switch (event.kind) {
       case 'stage':
@@ -339,11 +340,14 @@ function progressPrinter(debug: (line: string) => void): (event: EngineEvent) =>
         printedPhases.add(phase);
         break;
       }
-      case 'calibration':
+      case 'calibration': {
         // Off a terminal, a line at each quarter: a calibration takes minutes on a slow metric.
-        if (live) line(`  A/A pair ${event.pairs} of ${event.total}`, true);
-        else if (event.pairs % Math.ceil(event.total / 4) === 0 || event.pairs === event.total) line(`  A/A pair ${event.pairs} of ${event.total}`);
+        const text = `  A/A pair ${event.pairs} of ${event.total}`;
+        if (live) line(text, true);
+        else if ((event.pairs % Math.ceil(event.total / 4) === 0 || event.pairs === event.total) && text !== calibrationLine) line(text);
+        calibrationLine = text;
         break;
+      }
       case 'lesson': {
         const which = candidateOf.get(`${event.cycle}/${event.lesson.hypothesis}`);
         line(`[cycle ${event.cycle}]   ${which ? `${which} ` : ''}-> ${evidence(event.lesson, '\n              ')}`);

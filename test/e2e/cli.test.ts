@@ -372,3 +372,11 @@ test('a guard that fails on the unmodified workspace stops the run before any ca
   assert.doesNotMatch(result.stderr, /\n\s+at /, 'no stack trace');
   await assert.rejects(fs.readFile(path.join(workspace, '.rsi/lessons.jsonl')), 'no candidate ran');
 });
+
+test('rsi calibrate off a terminal: one progress line at each quarter, none repeated', async () => {
+  const ws = await makeWorkspace({ '.rsi/config.json': { metric: { command: 'node -e "for (let i = 0; i < 2e5; i++);"', read: 'cpuTime', direction: 'minimize' }, targets: ['a.js'], noise: { calibrationRuns: 8 } }, 'a.js': '' });
+  const r = await runCli(['calibrate', '--workspace', ws]);
+  assert.equal(r.code, 0, r.stderr);
+  const progress = r.stderr.split('\n').filter((l) => /A\/A pair \d+ of 8/.test(l)).map((l) => l.trim());
+  assert.deepEqual(progress, ['A/A pair 0 of 8', 'A/A pair 2 of 8', 'A/A pair 4 of 8', 'A/A pair 6 of 8', 'A/A pair 8 of 8']);
+});
