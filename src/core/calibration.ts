@@ -64,14 +64,13 @@ export function decisionPairs(sampling: { maxRuns: number; confirm: boolean }): 
  * The noise floor from A/A pairs (the same code on both sides, runs interleaved): resample
  * `decisionPairs` pairs at a time, each pair's runs swapped half of the time, estimate the change
  * as a decision does (`estimateChange`: outliers pulled in, kept inside the decision's interval),
- * and take the 95th percentile of its size. The swaps make
- * it the noise alone: the two runs of an A/A pair are exchangeable, and without them the sample's
- * chance offset would count as noise (20 pairs on a busy machine averaged -3.5%, and the floor came
- * out at 4.3% where the noise alone gave 2.8%). A real difference between the sandboxes is
- * `floorOf`'s to find. With the most pairs a decision takes (`decisionPairs`), the floor is
- * the change this loop cannot tell from noise even at its best; a keep must also have its interval
- * clear of zero, which answers for the noise of the decision's own, usually fewer, pairs. Seeded, so
- * a calibration is reproducible from its samples.
+ * and take the 95th percentile of its size. The swaps make it the noise alone: the two runs of an
+ * A/A pair are exchangeable, and without them the sample's chance offset would count as noise (20
+ * pairs on a busy machine averaged -3.5%, and the floor came out at 4.3% where the noise alone gave
+ * 2.8%). A real difference between the sandboxes is `floorOf`'s to find. With the most pairs a
+ * decision takes, the floor is the change this loop cannot tell from noise even at its best; a keep
+ * must also have its interval clear of zero, which answers for the noise of the decision's own,
+ * usually fewer, pairs. Seeded, so a calibration is reproducible from its samples.
  */
 export function noiseFloor(a: number[], b: number[], sampling: { alpha: number; maxRuns: number; decisionPairs: number }, trials = 400): number {
   if (isConstant([...a, ...b])) return 0;
