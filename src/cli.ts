@@ -271,7 +271,7 @@ async function printContext(workspace: string, debug: (line: string) => void): P
   const config = await loadConfig(workspace);
   const lessonLog = await readLessons(workspace);
   const { lessons, verdicts } = lessonLog;
-  const calibration = await readCalibration(workspace, config.metric.command);
+  const calibration = await readCalibration(workspace, config);
   const measured = await currentBaseline(workspace, lessonLog);
   // Without a calibration (a deterministic metric is never calibrated), a zero-width interval says the runs did not vary.
   const ci = measured?.lesson.metric?.ci;

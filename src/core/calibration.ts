@@ -18,9 +18,10 @@ export interface Calibration {
   floor: number;
   runs: number;
   deterministic: boolean;
-  /** The floor holds for this metric command on this machine only. */
+  /** The floor holds for this metric command on this machine only, with its pairs pinned to a CPU or not (`sampling.pinPairs`; absent in older files: not). */
   metricCommand: string;
   machine: string;
+  pinPairs?: boolean;
   /** Median and median absolute deviation of all A/A runs, for reports. */
   spread: { median: number; mad: number };
   /** Standard deviation of the A/A pairs' differences (log ratio, or relative): what a cycle's own A/A pairs are checked against. */
@@ -97,10 +98,16 @@ export function floorOf(a: number[], b: number[], sampling: { alpha: number; max
   return { floor: Math.max(noise, ...ci.map(Math.abs)), sidesDiffer: { change, ci } };
 }
 
-export async function readCalibration(workspace: string, metricCommand: string): Promise<Calibration | undefined> {
+export async function readCalibration(workspace: string, config: Pick<RsiConfig, 'metric' | 'sampling'>): Promise<Calibration | undefined> {
   try {
     const cached = JSON.parse(await fs.readFile(path.join(workspace, CALIBRATION_FILE), 'utf8')) as Calibration;
-    const valid = cached.v === 2 && typeof cached.floor === 'number' && typeof cached.pairSpread === 'number' && cached.metricCommand === metricCommand && cached.machine === machineId();
+    const valid =
+      cached.v === 2 &&
+      typeof cached.floor === 'number' &&
+      typeof cached.pairSpread === 'number' &&
+      cached.metricCommand === config.metric.command &&
+      cached.machine === machineId() &&
+      (cached.pinPairs ?? false) === config.sampling.pinPairs;
     return valid ? cached : undefined;
   } catch {
     return undefined;
@@ -124,9 +131,9 @@ export interface NoiseMeasurement {
 export async function measureNoise(options: EngineOptions, config: RsiConfig, metric: MetricSpec, target: { base: Overlay; hiddenEnv?: string[] }): Promise<NoiseMeasurement> {
   const conditions = currentConditions(); // before the runs add their own load
   const runs = config.noise.calibrationRuns;
-  const { minRuns, maxRuns, alpha } = config.sampling;
+  const { minRuns, maxRuns, alpha, pinPairs } = config.sampling;
   const measured = await options.evaluator.measure(
-    { ...target, candidate: {}, metric, pairs: runs, sampling: { minRuns, maxRuns, alpha, direction: config.metric.direction, deterministic: false, noiseFloor: 0, minEffect: 0 } },
+    { ...target, candidate: {}, metric, pairs: runs, sampling: { minRuns, maxRuns, alpha, direction: config.metric.direction, deterministic: false, noiseFloor: 0, minEffect: 0, pinPairs } },
     {
       signal: options.signal,
       onProgress: (event) => event.kind === 'phase' && options.onEvent?.({ kind: 'calibration', pairs: event.runs.candidate, total: runs }),
@@ -144,6 +151,7 @@ export async function measureNoise(options: EngineOptions, config: RsiConfig, me
     deterministic: isConstant(all),
     metricCommand: config.metric.command,
     machine: machineId(),
+    pinPairs,
     spread: { median: median(all), mad: mad(all) },
     pairSpread: pairSpread(values.baseline, values.candidate),
     conditions,
@@ -155,7 +163,7 @@ export async function measureNoise(options: EngineOptions, config: RsiConfig, me
 export async function calibrate(options: EngineOptions): Promise<Calibration & { previous?: Calibration }> {
   const { workspace } = options;
   const config = await loadConfig(workspace);
-  const previous = await readCalibration(workspace, config.metric.command);
+  const previous = await readCalibration(workspace, config);
   options.onEvent?.({ kind: 'log', message: `calibrating: ${config.noise.calibrationRuns} A/A pairs of \`${config.metric.command}\` on two identical sandboxes, interleaved` });
   try {
     const { calibration } = await measureNoise(options, config, metricSpec(config), { base: {} });

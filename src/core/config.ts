@@ -27,7 +27,7 @@ export interface RsiConfig {
   proposer: ProposerConfig;
   candidates: number;
   seed: number;
-  sampling: { minRuns: number; maxRuns: number; alpha: number; confirm: boolean };
+  sampling: { minRuns: number; maxRuns: number; alpha: number; confirm: boolean; pinPairs: boolean };
   noise: { floor: number | null; calibrationRuns: number; minEffect: number | null };
   limits: { timeoutMs: number; memoryGrowth: number; outputBytes: number };
   context: { budgetChars: number; historyCommits: number; conventions?: string; include: string[] };

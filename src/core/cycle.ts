@@ -281,7 +281,7 @@ class Loop {
     // A kept winner's runs are not reused as the new baseline: a fresh sample keeps cycles independent.
     this.emit({ kind: 'stage', cycle, stage: 'baseline', message: 'measuring the baseline (A/A pairs)' });
     const configured = this.config.noise.floor;
-    this.calibration ??= await readCalibration(this.options.workspace, this.config.metric.command);
+    this.calibration ??= await readCalibration(this.options.workspace, this.config);
     if (!this.calibration && configured === null) return this.calibrate(cycle, 'calibrating the noise floor (A/A runs), once per workspace and machine');
     const proven = this.calibration?.deterministic === true;
     const aa = await this.options.evaluator.measure(
@@ -333,8 +333,8 @@ class Loop {
   }
 
   private sampling(noiseFloor: number, deterministic: boolean): Sampling {
-    const { minRuns, maxRuns, alpha } = this.config.sampling;
-    return { minRuns, maxRuns, alpha, noiseFloor, minEffect: minEffect(this.config, deterministic), direction: this.config.metric.direction, deterministic };
+    const { minRuns, maxRuns, alpha, pinPairs } = this.config.sampling;
+    return { minRuns, maxRuns, alpha, noiseFloor, minEffect: minEffect(this.config, deterministic), direction: this.config.metric.direction, deterministic, pinPairs };
   }
 
   private async propose(cycle: number, lessonLog: LessonLog, baseline: BaselineStats, noiseFloor: number): Promise<Proposal[]> {

@@ -77,6 +77,6 @@ export function describeCalibration(calibration: Calibration, previous?: Calibra
   const sides = calibration.sidesDiffer
     ? `; the two sandboxes measured ${percent(calibration.sidesDiffer.change)} apart on identical files (95% CI ${bound(calibration.sidesDiffer.ci[0])} to ${bound(calibration.sidesDiffer.ci[1])}), which the floor covers`
     : '';
-  return `${what} (${calibration.runs} A/A pairs, median ${metricValue(calibration.spread.median)}, load ${load(calibration)} on ${calibration.conditions.cores} cores${was})${sides}`;
+  return `${what} (${calibration.runs} A/A pairs${calibration.pinPairs ? ', each on one CPU' : ''}, median ${metricValue(calibration.spread.median)}, load ${load(calibration)} on ${calibration.conditions.cores} cores${was})${sides}`;
 }
 

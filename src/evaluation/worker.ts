@@ -102,9 +102,9 @@ async function removeLeftovers(storage: string): Promise<void> {
 
 function calibrationKey(data: JobData<'evaluate' | 'measure'>): string {
   const { command, read } = data.request.metric;
-  const { alpha, maxRuns } = data.request.sampling;
-  // The floor is taken at the decision's largest sample, as its interval (alpha, cap) keeps the estimate: other settings, another floor.
-  return createHash('sha256').update(JSON.stringify([data.snapshot, command, read, data.calibration?.decisionPairs, alpha, maxRuns])).digest('hex');
+  const { alpha, maxRuns, pinPairs = false } = data.request.sampling;
+  // The floor is taken at the decision's largest sample, as its interval (alpha, cap) keeps the estimate, on pairs pinned or not: other settings, another floor.
+  return createHash('sha256').update(JSON.stringify([data.snapshot, command, read, data.calibration?.decisionPairs, alpha, maxRuns, pinPairs])).digest('hex');
 }
 
 function isAlive(pid: number): boolean {

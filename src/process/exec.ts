@@ -59,6 +59,8 @@ interface ExecSettings {
   signal?: AbortSignal;
   /** Written to the program's stdin, which is then closed; without it stdin is /dev/null. */
   input?: string;
+  /** Run the command and everything it starts on this CPU only (Linux, through `taskset`; see cpus.ts). */
+  cpu?: number;
 }
 
 export interface ExecResult {
@@ -125,7 +127,9 @@ export async function execCommand(options: ExecOptions): Promise<ExecResult> {
     return { exitCode: null, signal: null, stdout: '', stderr: '', truncated: false, stdoutTruncated: false, wallMs: 0, peakRssBytes: 0, killedFor: 'cancel' };
   }
   const started = performance.now();
-  const [file, ...args] = options.argv ?? ['/bin/sh', '-c', options.command];
+  const argv = options.argv ?? ['/bin/sh', '-c', options.command];
+  // taskset sets the affinity and execs the command in the same process: no process more in the tree.
+  const [file, ...args] = options.cpu === undefined ? argv : ['taskset', '-c', String(options.cpu), ...argv];
   const mark = nextCommandMark();
   const child = spawn(file, args, {
     cwd: options.cwd,

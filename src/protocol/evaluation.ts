@@ -43,6 +43,8 @@ export interface Sampling {
   noiseFloor: number;
   /** The smallest relative change worth keeping, whatever the noise. */
   minEffect: number;
+  /** Both runs of each pair on one CPU (`sampling.pinPairs`); absent from an engine that predates it: false. */
+  pinPairs?: boolean;
 }
 
 /** Exactly `pairs` interleaved pairs, no decision: A/A runs, a head-to-head, the run's accumulated change. */

@@ -69,7 +69,7 @@ export async function gate(request: GateRequest, dirs: SideDirs, signal: AbortSi
 
 export async function measure(request: MeasureRequest, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<MeasureResult> {
   const result = await compare(
-    { metric: request.metric, policy: policy(request.sampling, request.sampling.noiseFloor), memoryLimitBytes: request.memoryLimitBytes, extend: { baseline: [], candidate: [], pairs: request.pairs }, fixHint: request.fixHint },
+    { metric: request.metric, policy: policy(request.sampling, request.sampling.noiseFloor), memoryLimitBytes: request.memoryLimitBytes, extend: { baseline: [], candidate: [], pairs: request.pairs }, fixHint: request.fixHint, pinPairs: request.sampling.pinPairs },
     dirs,
     signal,
     emit,
@@ -94,7 +94,7 @@ export async function evaluate(request: EvaluationRequest, dirs: SideDirs, signa
   const threshold = Math.max(sampling.noiseFloor, sampling.minEffect);
   const bar = policy(sampling, threshold);
   const compareOnce = (extend?: { baseline: number[]; candidate: number[]; pairs: number }) =>
-    compare({ metric: request.metric, policy: bar, memoryLimitBytes: request.memoryLimitBytes, constantBaseline: request.constantBaseline, extend }, dirs, signal, emit);
+    compare({ metric: request.metric, policy: bar, memoryLimitBytes: request.memoryLimitBytes, constantBaseline: request.constantBaseline, extend, pinPairs: sampling.pinPairs }, dirs, signal, emit);
 
   phase('measure');
   const first = await compareOnce();
@@ -134,7 +134,7 @@ export async function evaluate(request: EvaluationRequest, dirs: SideDirs, signa
  */
 async function guarded(kept: EvaluationResult, request: EvaluationRequest, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<EvaluationResult> {
   if (!request.guards?.length) return kept;
-  const { minRuns, maxRuns, alpha } = request.sampling;
+  const { minRuns, maxRuns, alpha, pinPairs } = request.sampling;
   const guards: GuardResult[] = [];
   for (const guard of request.guards) {
     emit({ kind: 'phase', phase: 'guard' });
@@ -145,6 +145,7 @@ async function guarded(kept: EvaluationResult, request: EvaluationRequest, dirs:
         policy: { minRuns, maxRuns, alpha, direction, noiseFloor: 0 },
         decide: (baseline, candidate) => judgeGuard(baseline, candidate, { minRuns, maxRuns, alpha, direction, tolerance }),
         fixHint: `\n(guard "${name}" must work on the unmodified workspace: check its command and read in the guards of .rsi/config.json)`,
+        pinPairs,
       },
       dirs,
       signal,

@@ -5,6 +5,7 @@ import { mib } from '../core/format';
 import { judge, type Comparison, type SamplingPolicy, type Verdict } from '../core/stats';
 import { firstLines } from '../core/text';
 import { UserError } from '../protocol/errors';
+import { allowedCpus } from '../process/cpus';
 import { execCommand, type ExecResult } from '../process/exec';
 import type { MetricReader, MetricSpec, Side } from '../protocol/metric';
 import { CancelledError, type ProgressEvent } from '../protocol/runner';
@@ -100,6 +101,13 @@ function onPath(program: string): boolean {
   return (process.env.PATH ?? '').split(path.delimiter).some((dir) => dir && existsSync(path.join(dir, program)));
 }
 
+/** The CPUs pairs are pinned to; none where a process's CPUs cannot be chosen (macOS: the setting has no effect there). */
+function pinnableCpus(): number[] {
+  const cpus = allowedCpus();
+  if (cpus.length > 0 && !onPath('taskset')) throw new UserError('sampling.pinPairs needs `taskset` (util-linux) on the PATH: install it, or set sampling.pinPairs to false in .rsi/config.json');
+  return cpus;
+}
+
 let cpuTimer: CpuTimer | null | undefined;
 let reportDir: string | undefined;
 let reports = 0;
@@ -114,8 +122,8 @@ export function cpuTimerInfo(): { name: string; resolutionMs: number } | null {
   return timer && { name: timer.name, resolutionMs: timer.resolutionMs };
 }
 
-async function runMetric(metric: MetricSpec, cwd: string, signal: AbortSignal, memoryLimitBytes?: number): Promise<Run> {
-  const settings = { cwd, timeoutMs: metric.timeoutMs, outputBytes: metric.outputBytes, memoryLimitBytes, signal };
+async function runMetric(metric: MetricSpec, cwd: string, signal: AbortSignal, memoryLimitBytes?: number, cpu?: number): Promise<Run> {
+  const settings = { cwd, timeoutMs: metric.timeoutMs, outputBytes: metric.outputBytes, memoryLimitBytes, signal, cpu };
   if (metric.read !== 'cpuTime') return toRun(metric, await execCommand({ command: metric.command, ...settings }), memoryLimitBytes);
   const timer = findCpuTimer();
   if (!timer) return { ok: false, outcome: 'crashed', detail: 'metric.read "cpuTime" needs zsh, perl or bash on the PATH; install one, or read "wallTime"' };
@@ -188,12 +196,12 @@ function toNumber(raw: unknown, what: string): number | string {
   return Number.isFinite(value) ? value : `metric ${what} is not a finite number: ${JSON.stringify(raw)}`;
 }
 
-/** Runs one side `runs` times: a metric's values on their own (tests, the bench's trials). */
-export async function sample(params: { metric: MetricSpec; side: Side; runs: number }, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<{ values: number[]; peakRssBytes: number }> {
+/** Runs one side `runs` times (on `cpu` only, when given): a metric's values on their own (tests, the bench's trials). */
+export async function sample(params: { metric: MetricSpec; side: Side; runs: number; cpu?: number }, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<{ values: number[]; peakRssBytes: number }> {
   const values: number[] = [];
   let peakRssBytes = 0;
   for (let index = 0; index < params.runs; index++) {
-    const run = await runMetric(params.metric, dirs[params.side], signal);
+    const run = await runMetric(params.metric, dirs[params.side], signal, undefined, params.cpu);
     if (!run.ok) throw new UserError(`the ${params.side} ${run.detail}${FIX_METRIC}`);
     values.push(run.value);
     peakRssBytes = Math.max(peakRssBytes, run.peakRssBytes);
@@ -215,6 +223,8 @@ export interface CompareParams {
   decide?: (baseline: number[], candidate: number[]) => { done: boolean; verdict: Verdict; comparison: Comparison };
   /** What to fix when the baseline's run fails (by default: the metric in the config). */
   fixHint?: string;
+  /** Both runs of each pair on one CPU, the pairs taking the CPUs in turn (`sampling.pinPairs`; Linux). */
+  pinPairs?: boolean;
 }
 export type CompareResult =
   | { ok: true; baseline: number[]; candidate: number[]; verdict: Verdict; comparison: Comparison; peakRssBytes: Record<Side, number> }
@@ -233,8 +243,9 @@ export async function compare(params: CompareParams, dirs: SideDirs, signal: Abo
   const candidate: number[] = [...(params.extend?.candidate ?? [])];
   const fresh = params.extend ? baseline.length + params.extend.pairs : Infinity;
   const peak = { baseline: 0, candidate: 0 };
-  const runSide = async (side: Side): Promise<Run> => {
-    const run = await runMetric(params.metric, dirs[side], signal, side === 'candidate' ? params.memoryLimitBytes : undefined);
+  const cpus = params.pinPairs ? pinnableCpus() : [];
+  const runSide = async (side: Side, cpu: number | undefined): Promise<Run> => {
+    const run = await runMetric(params.metric, dirs[side], signal, side === 'candidate' ? params.memoryLimitBytes : undefined, cpu);
     if (run.ok) {
       (side === 'baseline' ? baseline : candidate).push(run.value);
       peak[side] = Math.max(peak[side], run.peakRssBytes);
@@ -246,18 +257,20 @@ export async function compare(params: CompareParams, dirs: SideDirs, signal: Abo
     // Every other pair runs the candidate first (A B, B A, ...): whatever the first run of a pair
     // leaves to the second (warm caches, a timer tick, a page cache just filled) falls on both sides alike.
     const candidateFirst = candidate.length % 2 === 1;
+    // One CPU for both runs of the pair: a CPU slower than another at this moment slows both alike.
+    const cpu = cpus.length ? cpus[candidate.length % cpus.length] : undefined;
     if (candidateFirst) {
-      const run = await runSide('candidate');
+      const run = await runSide('candidate', cpu);
       if (!run.ok) return { ok: false, outcome: run.outcome, detail: run.detail, baseline, candidate };
     }
     if (params.constantBaseline === undefined) {
-      const run = await runSide('baseline');
+      const run = await runSide('baseline', cpu);
       if (!run.ok) throw new UserError(`the baseline ${run.detail}${params.fixHint ?? FIX_METRIC}`);
     } else {
       baseline.push(params.constantBaseline);
     }
     if (!candidateFirst) {
-      const run = await runSide('candidate');
+      const run = await runSide('candidate', cpu);
       if (!run.ok) return { ok: false, outcome: run.outcome, detail: run.detail, baseline, candidate };
     }
     const decision = params.decide ? params.decide(baseline, candidate) : judge(baseline, candidate, params.policy);

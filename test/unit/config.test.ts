@@ -22,7 +22,7 @@ test('a minimal config gets every default from the schema', () => {
   assert.equal(config.metric.name, 'metric');
   assert.equal(config.proposer, 'tuner');
   assert.deepEqual(config.gate, []);
-  assert.deepEqual(config.sampling, { minRuns: 5, maxRuns: 40, alpha: 0.05, confirm: true });
+  assert.deepEqual(config.sampling, { minRuns: 5, maxRuns: 40, alpha: 0.05, confirm: true, pinPairs: false });
   assert.equal(config.limits.memoryGrowth, 0.1);
   assert.equal(config.noise.floor, null);
 });

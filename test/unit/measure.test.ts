@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { allowedCpus, parseCpuList } from '../../src/process/cpus';
 import { compare, cpuTimerInfo, sample } from '../../src/runner/measure';
 import type { MetricSpec } from '../../src/protocol/metric';
 
@@ -51,4 +52,21 @@ test('pairs alternate which side runs first, so what a first run leaves to the s
   const result = await compare({ metric, policy, extend: { baseline: [], candidate: [], pairs: 4 } }, sides, new AbortController().signal, () => {});
   assert.equal(result.ok, true);
   assert.equal(readFileSync(log, 'utf8'), 'bccbbccb');
+});
+
+test('pinned pairs: both runs of a pair on one CPU, the pairs taking the CPUs in turn', { skip: allowedCpus().length < 2 && 'needs Linux and two CPUs to choose from' }, async () => {
+  // The command reports the CPUs it may run on; a pinned one may run on exactly one ("0-1" would not read).
+  const metric: MetricSpec = { command: 'grep Cpus_allowed_list /proc/self/status', read: { regex: 'list:\\s+(\\d+)\\s*$' }, timeoutMs: 30_000, outputBytes: 1024 };
+  const policy = { minRuns: 4, maxRuns: 4, alpha: 0.05, noiseFloor: 0, direction: 'minimize' as const };
+  const result = await compare({ metric, policy, extend: { baseline: [], candidate: [], pairs: 4 }, pinPairs: true }, dirs, new AbortController().signal, () => {});
+  assert.ok(result.ok);
+  const cpus = allowedCpus();
+  const expected = [0, 1, 2, 3].map((pair) => cpus[pair % cpus.length]!);
+  assert.deepEqual({ baseline: result.baseline, candidate: result.candidate }, { baseline: expected, candidate: expected });
+});
+
+test('CPU lists are read as the kernel writes them', () => {
+  assert.deepEqual(parseCpuList('0-3,6\n'), [0, 1, 2, 3, 6]);
+  assert.deepEqual(parseCpuList('5'), [5]);
+  assert.deepEqual(parseCpuList(''), []);
 });
