@@ -11,11 +11,14 @@ test('the test script becomes the gate and a bench script the CPU-time metric', 
   assert.equal(parsed.metric.read, 'cpuTime');
   assert.equal(parsed.metric.direction, 'minimize');
   assert.deepEqual(parsed.targets, ['src/**']);
-  assert.match(origin, /CPU time of the "bench" script .*; gate: the "test" script/);
+  assert.equal(parsed.sampling.pinPairs, true);
+  assert.match(origin, /CPU time of the "bench" script .*set sampling\.pinPairs to false if the benchmark runs in parallel\); gate: the "test" script/);
 });
 
 test('without a bench script the tests are timed; a bench file at the top is timed before them', () => {
-  assert.equal(parseConfig(JSON.stringify(configTemplate({ scripts: { test: 'jest' }, hasSrc: false, files: ['index.js'] }).config)).metric.command, 'npm test --silent');
+  const tests = parseConfig(JSON.stringify(configTemplate({ scripts: { test: 'jest' }, hasSrc: false, files: ['index.js'] }).config));
+  assert.equal(tests.metric.command, 'npm test --silent');
+  assert.equal(tests.sampling.pinPairs, false); // a test runner spreads its work over the CPUs
   const withFile = configTemplate({ scripts: { test: 'jest' }, hasSrc: false, files: ['bench.py', 'lib.py'] });
   assert.equal(withFile.config.metric && (withFile.config.metric as { command: string }).command, 'python3 bench.py');
   assert.deepEqual(withFile.config.targets, ['**/*.py']);
