@@ -18,9 +18,10 @@ export interface Calibration {
   floor: number;
   runs: number;
   deterministic: boolean;
-  /** The floor holds for this metric command on this machine only, with its pairs pinned to a CPU or not (`sampling.pinPairs`; absent in older files: not). */
+  /** The floor holds for this metric command on this machine only. */
   metricCommand: string;
   machine: string;
+  /** And for pairs pinned to a CPU or not (`sampling.pinPairs`), which differ in noise; absent in a file older than the setting: not pinned. */
   pinPairs?: boolean;
   /** Median and median absolute deviation of all A/A runs, for reports. */
   spread: { median: number; mad: number };
