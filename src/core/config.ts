@@ -101,6 +101,9 @@ export function parseConfig(text: string, file = CONFIG_FILE): RsiConfig {
   const problems = checkSemantics(data);
   if (problems.length > 0) throw new ConfigError(file, problems);
   fillProposerDefaults(data.proposer);
+  // CPU time counts the work wherever it runs, so pinning a pair to one CPU costs it nothing and
+  // makes it far quieter; a wall time would lose whatever the command does in parallel.
+  data.sampling.pinPairs ??= data.metric.read === 'cpuTime';
   return data;
 }
 

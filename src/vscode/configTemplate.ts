@@ -30,8 +30,8 @@ function benchFile(files: string[]): { file: string; command: string } | undefin
 /**
  * A config to start from: the test script is the gate, a bench or benchmark script's CPU time the
  * metric (CPU time is far quieter than wall time on a busy machine), else a bench file's at the
- * top, else the tests' wall time. A benchmark's pairs are pinned to a CPU each (quieter still on a
- * shared machine; wrong for a parallel benchmark, which the user is told). With none of them the metric
+ * top, else the tests' wall time. A CPU time's pairs are pinned to a CPU each by default, which a
+ * parallel benchmark must turn off: the user is told. With none of them the metric
  * command is left empty, and the user is told to fill it in: nothing is made up. The user reviews
  * the file before the first cycle: the targets especially are a guess.
  */
@@ -52,10 +52,8 @@ export function configTemplate({ scripts = {}, hasSrc, files = [] }: WorkspaceFa
     ...(metric.command ? [] : ['metric.command (a command that prints or times what to improve)']),
     ...(targets.length > 0 ? [] : ['targets (globs of the files a proposer may change)']),
   ];
-  const pinPairs = metric.read === 'cpuTime';
   const config = {
     metric: { name: metric.name, command: metric.command, read: metric.read, direction: 'minimize' },
-    ...(pinPairs && { sampling: { pinPairs } }),
     gate: scripts.test ? ['npm test'] : [],
     targets,
     protected: ['test/**', '**/*.test.*', 'package.json', 'package-lock.json'],
@@ -63,7 +61,7 @@ export function configTemplate({ scripts = {}, hasSrc, files = [] }: WorkspaceFa
     candidates: 4,
   };
   const gateOrigin = scripts.test ? 'the "test" script' : 'none (no "test" script found)';
-  const pinned = pinPairs ? ', each pair of runs on one CPU (set sampling.pinPairs to false if the benchmark runs in parallel)' : '';
+  const pinned = metric.read === 'cpuTime' ? ', each pair of runs on one CPU (set sampling.pinPairs to false if the benchmark runs in parallel)' : '';
   return { config, origin: `metric: ${metric.origin}${pinned}; gate: ${gateOrigin}`, fillIn };
 }
 

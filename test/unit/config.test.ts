@@ -23,6 +23,10 @@ test('a minimal config gets every default from the schema', () => {
   assert.equal(config.proposer, 'tuner');
   assert.deepEqual(config.gate, []);
   assert.deepEqual(config.sampling, { minRuns: 5, maxRuns: 40, alpha: 0.05, confirm: true, pinPairs: false });
+  // Pairs are pinned to a CPU by default for a CPU time only, and the config can say otherwise.
+  const cpu = (sampling: object) => parseConfig(JSON.stringify({ ...valid, metric: { ...valid.metric, read: 'cpuTime' }, sampling })).sampling.pinPairs;
+  assert.equal(cpu({}), true);
+  assert.equal(cpu({ pinPairs: false }), false);
   assert.equal(config.limits.memoryGrowth, 0.1);
   assert.equal(config.noise.floor, null);
 });
