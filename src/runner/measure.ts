@@ -223,7 +223,7 @@ export interface CompareParams {
   decide?: (baseline: number[], candidate: number[]) => { done: boolean; verdict: Verdict; comparison: Comparison };
   /** What to fix when the baseline's run fails (by default: the metric in the config). */
   fixHint?: string;
-  /** Both runs of each pair on one CPU, the pairs taking the CPUs in turn (`sampling.pinPairs`; Linux). */
+  /** Both runs of each pair on one CPU, two pairs of opposite order on each CPU in turn (`sampling.pinPairs`; Linux). */
   pinPairs?: boolean;
 }
 export type CompareResult =
@@ -258,7 +258,9 @@ export async function compare(params: CompareParams, dirs: SideDirs, signal: Abo
     // leaves to the second (warm caches, a timer tick, a page cache just filled) falls on both sides alike.
     const candidateFirst = candidate.length % 2 === 1;
     // One CPU for both runs of the pair: a CPU slower than another at this moment slows both alike.
-    const cpu = cpus.length ? cpus[candidate.length % cpus.length] : undefined;
+    // The CPU changes every two pairs, so each CPU sees both orders (with one change per pair and two
+    // CPUs, one CPU would run every baseline-first pair and the other every candidate-first one).
+    const cpu = cpus.length ? cpus[Math.floor(candidate.length / 2) % cpus.length] : undefined;
     if (candidateFirst) {
       const run = await runSide('candidate', cpu);
       if (!run.ok) return { ok: false, outcome: run.outcome, detail: run.detail, baseline, candidate };

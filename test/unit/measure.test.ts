@@ -54,15 +54,19 @@ test('pairs alternate which side runs first, so what a first run leaves to the s
   assert.equal(readFileSync(log, 'utf8'), 'bccbbccb');
 });
 
-test('pinned pairs: both runs of a pair on one CPU, the pairs taking the CPUs in turn', { skip: allowedCpus().length < 2 && 'needs Linux and two CPUs to choose from' }, async () => {
+test('pinned pairs: both runs of a pair on one CPU, each CPU taking two pairs of opposite order in turn', { skip: allowedCpus().length < 2 && 'needs Linux and two CPUs to choose from' }, async () => {
   // The command reports the CPUs it may run on; a pinned one may run on exactly one ("0-1" would not read).
   const metric: MetricSpec = { command: 'grep Cpus_allowed_list /proc/self/status', read: { regex: 'list:\\s+(\\d+)\\s*$' }, timeoutMs: 30_000, outputBytes: 1024 };
   const policy = { minRuns: 4, maxRuns: 4, alpha: 0.05, noiseFloor: 0, direction: 'minimize' as const };
   const result = await compare({ metric, policy, extend: { baseline: [], candidate: [], pairs: 4 }, pinPairs: true }, dirs, new AbortController().signal, () => {});
   assert.ok(result.ok);
   const cpus = allowedCpus();
-  const expected = [0, 1, 2, 3].map((pair) => cpus[pair % cpus.length]!);
+  const expected = [0, 1, 2, 3].map((pair) => cpus[Math.floor(pair / 2) % cpus.length]!);
   assert.deepEqual({ baseline: result.baseline, candidate: result.candidate }, { baseline: expected, candidate: expected });
+  // Pairs alternate their order, so a CPU that took only every other pair would see one order only.
+  const ordersOn = new Map<number, Set<number>>();
+  result.baseline.forEach((cpu, pair) => ordersOn.set(cpu, (ordersOn.get(cpu) ?? new Set<number>()).add(pair % 2)));
+  for (const [cpu, orders] of ordersOn) assert.equal(orders.size, 2, `CPU ${cpu} ran pairs of one order only`);
 });
 
 test('CPU lists are read as the kernel writes them', () => {
