@@ -15,7 +15,7 @@ import { createProposer, ProposerError, proposerForKind, type ProposerOptions } 
 import type { Proposal, Proposer } from './proposers/types';
 import { errorKind, UserError, userMessage } from '../protocol/errors';
 import type { Evaluator } from './evaluator';
-import { gainSign, isConstant, median, pairSpread, type Comparison } from './stats';
+import { compare as compareRuns, gainSign, isConstant, median, pairSpread, type Comparison } from './stats';
 import { checkTargets } from './targets';
 import { listTargetFiles, readTextOrNull, replaceIfUnchanged } from './workspace';
 
@@ -471,25 +471,48 @@ class Loop {
   /**
    * The winner among this cycle's kept candidates. Each kept one's estimate was the one that
    * happened to clear the bar, so the largest of them is biased upwards (the winner's curse): when
-   * several are kept, each is measured again on maxRuns fresh pairs against the same baseline, and
-   * the best fresh estimate wins. A deterministic metric has no curse: its estimates are exact.
+   * several are kept, they race on fresh pairs against the same baseline, and the best fresh
+   * estimate wins. They take their pairs in rounds, side by side, so a drift of the machine falls on
+   * all alike. After each round, one whose interval lies wholly on the losing side of another's
+   * drops out: the intervals hold at every look, so a drop is as safe as a decision, and a clear
+   * winner costs a round or two instead of the cap for every candidate. Those that stay close run
+   * to maxRuns pairs each. A deterministic metric has no curse: its estimates are exact.
    */
   private async chooseWinner(lessons: Lesson[], baseline: BaselineStats, noiseFloor: number): Promise<Pick<CycleReport, 'winner' | 'headToHead'>> {
     const kept = lessons.filter((l) => l.outcome === 'kept' && l.metric);
     if (kept.length < 2 || baseline.deterministic) return { winner: bestKept(kept, this.config.metric.direction) };
+    const { minRuns, maxRuns, alpha } = this.config.sampling;
     const sign = gainSign(this.config.metric.direction);
-    const headToHead: NonNullable<CycleReport['headToHead']> = [];
-    for (const lesson of kept) {
-      const candidate = this.candidates.get(lesson.id)!;
-      this.log(`head-to-head: measuring "${lesson.hypothesis}" again on ${this.config.sampling.maxRuns} fresh pairs`);
-      const fresh = await this.options.evaluator.measure(
-        { ...this.base(), candidate: changedFiles(candidate), metric: this.metric, sampling: this.sampling(noiseFloor, false), memoryLimitBytes: this.memoryLimit(baseline), pairs: this.config.sampling.maxRuns },
-        this.request(),
+    // Even rounds: each request starts its pairs baseline-first, so an odd round would favour one order.
+    const round = Math.ceil(minRuns / 2) * 2;
+    const racing = kept.map((lesson) => ({ lesson, runs: { baseline: [] as number[], candidate: [] as number[] }, comparison: undefined as Comparison | undefined }));
+    let left = racing;
+    for (let pairs = 0; left.length > 1 && pairs < maxRuns; pairs += round) {
+      const size = Math.min(round, maxRuns - pairs);
+      this.log(`head-to-head: ${left.length} kept candidates, ${size} fresh pairs each (${pairs + size} of at most ${maxRuns})`);
+      const results = await Promise.all(
+        left.map(({ lesson }) =>
+          this.options.evaluator.measure(
+            { ...this.base(), candidate: changedFiles(this.candidates.get(lesson.id)!), metric: this.metric, sampling: this.sampling(noiseFloor, false), memoryLimitBytes: this.memoryLimit(baseline), pairs: size },
+            this.request(),
+          ),
+        ),
       );
-      if (fresh.ok) headToHead.push({ lesson: lesson.id, comparison: fresh.comparison });
+      // One that fails on a fresh run (a crash the decision's runs missed) leaves the race.
+      left = left.filter((racer, i) => {
+        const fresh = results[i]!;
+        if (!fresh.ok) return false;
+        racer.runs.baseline.push(...fresh.baseline);
+        racer.runs.candidate.push(...fresh.candidate);
+        racer.comparison = compareRuns(racer.runs.baseline, racer.runs.candidate, alpha, maxRuns);
+        return true;
+      });
+      const worstOfBest = Math.max(...left.map(({ comparison: c }) => Math.min(sign * c!.ci[0], sign * c!.ci[1])));
+      left = left.filter(({ comparison: c }) => Math.max(sign * c!.ci[0], sign * c!.ci[1]) >= worstOfBest);
     }
-    const best = headToHead.reduce<(typeof headToHead)[number] | undefined>((b, h) => (!b || sign * h.comparison.change > sign * b.comparison.change ? h : b), undefined);
-    return { winner: best ? kept.find((l) => l.id === best.lesson) : bestKept(kept, this.config.metric.direction), headToHead };
+    const headToHead = racing.flatMap(({ lesson, comparison }) => (comparison ? [{ lesson: lesson.id, comparison }] : []));
+    const best = left.reduce<(typeof left)[number] | undefined>((b, r) => (!b || sign * r.comparison!.change > sign * b.comparison!.change ? r : b), undefined);
+    return { winner: best?.lesson ?? bestKept(kept, this.config.metric.direction), headToHead };
   }
 
   /**

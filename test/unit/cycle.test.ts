@@ -106,6 +106,27 @@ test('a cycle sends every candidate whole, at once, each against the same snapsh
   assert.equal(summary.cycles[0]!.winner?.hypothesis, 'set to 80');
 });
 
+test('kept candidates race on fresh pairs: a clear winner ends it early, close ones run to the cap', async () => {
+  const headToHeadPairs = (evaluator: FakeEvaluator) => {
+    const pairs = new Map<string, number>();
+    // Rounds of minRuns (5) made even; the run's final measurement takes maxRuns (40) at once.
+    for (const m of evaluator.measures.filter((m) => m.candidate[FILE] && m.pairs <= 6)) pairs.set(m.candidate[FILE]!, (pairs.get(m.candidate[FILE]!) ?? 0) + m.pairs);
+    return pairs;
+  };
+  const clear = new FakeEvaluator();
+  const won = await runCycles(options(workspace(), clear, scripted([setTo(90), setTo(60)])), 1);
+  assert.equal(won.cycles[0]!.winner?.hypothesis, 'set to 60');
+  const raced = [...headToHeadPairs(clear).values()];
+  assert.equal(raced.length, 2);
+  assert.ok(raced.every((pairs) => pairs < 40), `40% is told from 10% long before the cap: ${raced}`);
+
+  const close = new FakeEvaluator();
+  const twin = (tag: string): Proposal => ({ hypothesis: `set to 90, ${tag}`, edits: [{ kind: 'file', path: FILE, content: `module.exports = 90; // ${tag}\n` }] });
+  const tied = await runCycles(options(workspace(), close, scripted([twin('a'), twin('b')])), 1);
+  assert.deepEqual([...headToHeadPairs(close).values()], [40, 40], 'neither can be told from the other before the cap');
+  assert.deepEqual(tied.cycles[0]!.headToHead?.map((h) => h.comparison.candidate.n), [40, 40]);
+});
+
 test("a kept winner is the next cycle's base, in the requests, not in the user's file", async () => {
   const ws = workspace();
   const evaluator = new FakeEvaluator();
