@@ -1,6 +1,6 @@
 import type { Evaluator } from '../core/evaluator';
 import type { EvaluationOptions, EvaluationPhase, EvaluationProgress, Overlay } from '../protocol/evaluation';
-import type { ProgressEvent, RunnerMethods, SandboxSpec } from '../protocol/runner';
+import type { CpuShare, ProgressEvent, RunnerMethods, SandboxSpec } from '../protocol/runner';
 import type { RunnerClient } from '../runner/client';
 
 /**
@@ -13,6 +13,8 @@ export class LocalEvaluator implements Evaluator {
   constructor(
     private readonly runner: RunnerClient,
     private readonly sandbox: SandboxSpec,
+    /** This slot's share of the CPUs, in a pool whose slots time side by side. */
+    private readonly cpuShare?: CpuShare,
   ) {}
 
   gate(request: Omit<RunnerMethods['gate']['params'], 'sandbox'>, options?: EvaluationOptions) {
@@ -20,11 +22,11 @@ export class LocalEvaluator implements Evaluator {
   }
 
   measure(request: Omit<RunnerMethods['measure']['params'], 'sandbox'>, options?: EvaluationOptions) {
-    return this.send('measure', { ...request, sandbox: this.sandbox }, options);
+    return this.send('measure', { ...request, sandbox: this.sandbox, cpuShare: this.cpuShare }, options);
   }
 
   evaluate(request: Omit<RunnerMethods['evaluate']['params'], 'sandbox'>, options?: EvaluationOptions) {
-    return this.send('evaluate', { ...request, sandbox: this.sandbox }, options);
+    return this.send('evaluate', { ...request, sandbox: this.sandbox, cpuShare: this.cpuShare }, options);
   }
 
   /** Lay `base` into the sandboxes ahead of the requests, taking the workspace's run lock (slot 0). */

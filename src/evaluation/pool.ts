@@ -152,7 +152,11 @@ export function slotCount(evaluation: RsiConfig['evaluation']): number {
   return evaluation.slots ?? availableParallelism();
 }
 
-/** The pool on this machine: a slot per runner (slot 0's holds the run lock), each with its own sandbox pair. */
+/**
+ * The pool on this machine: a slot per runner (slot 0's holds the run lock), each with its own
+ * sandbox pair. Slots that time side by side pin their pairs to CPUs of their own.
+ */
 export function localPool(runners: RunnerClient[], sandbox: SandboxSpec, options: PoolOptions = {}): PoolEvaluator {
-  return new PoolEvaluator(runners.map((runner, slot) => new LocalEvaluator(runner, slot === 0 ? sandbox : { ...sandbox, slot })), options);
+  const share = (slot: number) => (options.parallelTiming && runners.length > 1 ? { slot, slots: runners.length } : undefined);
+  return new PoolEvaluator(runners.map((runner, slot) => new LocalEvaluator(runner, slot === 0 ? sandbox : { ...sandbox, slot }, share(slot))), options);
 }

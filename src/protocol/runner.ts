@@ -19,6 +19,15 @@ export interface SandboxSpec {
   slot?: number;
 }
 
+/**
+ * A pool slot's place among slots that time side by side (`evaluation.parallelTiming`): its pinned
+ * pairs take only its share of the CPUs (`sampling.pinPairs`), so two slots never share one.
+ */
+export interface CpuShare {
+  slot: number;
+  slots: number;
+}
+
 export interface HistoryParams {
   workspace: string;
   /** The sandboxes' storage root: the index is cached in the workspace's folder there. */
@@ -89,8 +98,8 @@ export interface RunnerMethods {
   /** Take the workspace's sandboxes (and its run lock) and lay this base into them. */
   prepare: { params: { sandbox: SandboxSpec; base: Overlay }; result: { ms: number } };
   gate: { params: GateRequest & { sandbox: SandboxSpec }; result: GateResult };
-  measure: { params: MeasureRequest & { sandbox: SandboxSpec }; result: MeasureResult };
-  evaluate: { params: EvaluationRequest & { sandbox: SandboxSpec }; result: EvaluationResult };
+  measure: { params: MeasureRequest & { sandbox: SandboxSpec; cpuShare?: CpuShare }; result: MeasureResult };
+  evaluate: { params: EvaluationRequest & { sandbox: SandboxSpec; cpuShare?: CpuShare }; result: EvaluationResult };
   /** Git history insight: churn, age and fix/revert frequency per file. */
   history: { params: HistoryParams; result: HistoryResult };
   /** One baseline run under a CPU profiler (Node only), summarized; cached per `key`. */

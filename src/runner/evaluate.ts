@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { describeChange, percent } from '../core/format';
 import { judgeGuard, type SamplingPolicy } from '../core/stats';
 import type { EvaluationPhase, EvaluationRequest, EvaluationResult, GateRequest, GateResult, GuardResult, MeasureRequest, MeasureResult, Sampling, Target } from '../protocol/evaluation';
-import type { ProgressEvent, SandboxSpec } from '../protocol/runner';
+import type { CpuShare, ProgressEvent, SandboxSpec } from '../protocol/runner';
 import { compare, type SideDirs } from './measure';
 import { runGate } from './gate';
 import type { Sandbox, SandboxPool } from './sandbox';
@@ -67,9 +67,9 @@ export async function gate(request: GateRequest, dirs: SideDirs, signal: AbortSi
   return runGate({ commands: request.commands, side: request.side, ...request.limits }, dirs[request.side], signal, emit);
 }
 
-export async function measure(request: MeasureRequest, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<MeasureResult> {
+export async function measure(request: MeasureRequest & { cpuShare?: CpuShare }, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<MeasureResult> {
   const result = await compare(
-    { metric: request.metric, policy: policy(request.sampling, request.sampling.noiseFloor), memoryLimitBytes: request.memoryLimitBytes, extend: { baseline: [], candidate: [], pairs: request.pairs }, fixHint: request.fixHint, pinPairs: request.sampling.pinPairs },
+    { metric: request.metric, policy: policy(request.sampling, request.sampling.noiseFloor), memoryLimitBytes: request.memoryLimitBytes, extend: { baseline: [], candidate: [], pairs: request.pairs }, fixHint: request.fixHint, pinPairs: request.sampling.pinPairs, cpuShare: request.cpuShare },
     dirs,
     signal,
     emit,
@@ -84,7 +84,7 @@ export async function measure(request: MeasureRequest, dirs: SideDirs, signal: A
  * Below the noise floor a change cannot be told from noise; below the minimum effect it is not
  * worth keeping: the larger of the two is the bar.
  */
-export async function evaluate(request: EvaluationRequest, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<EvaluationResult> {
+export async function evaluate(request: EvaluationRequest & { cpuShare?: CpuShare }, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<EvaluationResult> {
   const phase = (name: EvaluationPhase) => emit({ kind: 'phase', phase: name });
   phase('gate');
   const gated = await runGate({ commands: request.gate, side: 'candidate', ...request.limits }, dirs.candidate, signal, emit);
@@ -94,7 +94,7 @@ export async function evaluate(request: EvaluationRequest, dirs: SideDirs, signa
   const threshold = Math.max(sampling.noiseFloor, sampling.minEffect);
   const bar = policy(sampling, threshold);
   const compareOnce = (extend?: { baseline: number[]; candidate: number[]; pairs: number }) =>
-    compare({ metric: request.metric, policy: bar, memoryLimitBytes: request.memoryLimitBytes, constantBaseline: request.constantBaseline, extend, pinPairs: sampling.pinPairs }, dirs, signal, emit);
+    compare({ metric: request.metric, policy: bar, memoryLimitBytes: request.memoryLimitBytes, constantBaseline: request.constantBaseline, extend, pinPairs: sampling.pinPairs, cpuShare: request.cpuShare }, dirs, signal, emit);
 
   phase('measure');
   const first = await compareOnce();
@@ -132,7 +132,7 @@ export async function evaluate(request: EvaluationRequest, dirs: SideDirs, signa
  * `guard-failed`; one whose run fails makes it the run's outcome (crashed, timeout), said as the
  * guard's. Either way the guards after it are not measured.
  */
-async function guarded(kept: EvaluationResult, request: EvaluationRequest, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<EvaluationResult> {
+async function guarded(kept: EvaluationResult, request: EvaluationRequest & { cpuShare?: CpuShare }, dirs: SideDirs, signal: AbortSignal, emit: Emit): Promise<EvaluationResult> {
   if (!request.guards?.length) return kept;
   const { minRuns, maxRuns, alpha, pinPairs } = request.sampling;
   const guards: GuardResult[] = [];
@@ -146,6 +146,7 @@ async function guarded(kept: EvaluationResult, request: EvaluationRequest, dirs:
         decide: (baseline, candidate) => judgeGuard(baseline, candidate, { minRuns, maxRuns, alpha, direction, tolerance }),
         fixHint: `\n(guard "${name}" must work on the unmodified workspace: check its command and read in the guards of .rsi/config.json)`,
         pinPairs,
+        cpuShare: request.cpuShare,
       },
       dirs,
       signal,

@@ -5,10 +5,10 @@ import { mib } from '../core/format';
 import { judge, type Comparison, type SamplingPolicy, type Verdict } from '../core/stats';
 import { firstLines } from '../core/text';
 import { UserError } from '../protocol/errors';
-import { allowedCpus } from '../process/cpus';
+import { allowedCpus, shareOf } from '../process/cpus';
 import { execCommand, type ExecResult } from '../process/exec';
 import type { MetricReader, MetricSpec, Side } from '../protocol/metric';
-import { CancelledError, type ProgressEvent } from '../protocol/runner';
+import { CancelledError, type CpuShare, type ProgressEvent } from '../protocol/runner';
 
 type Emit = (event: ProgressEvent) => void;
 
@@ -225,6 +225,8 @@ export interface CompareParams {
   fixHint?: string;
   /** Both runs of each pair on one CPU, two pairs of opposite order on each CPU in turn (`sampling.pinPairs`; Linux). */
   pinPairs?: boolean;
+  /** The CPUs of those a pool slot may take, when slots time side by side; all of them when absent. */
+  cpuShare?: CpuShare;
 }
 export type CompareResult =
   | { ok: true; baseline: number[]; candidate: number[]; verdict: Verdict; comparison: Comparison; peakRssBytes: Record<Side, number> }
@@ -243,7 +245,7 @@ export async function compare(params: CompareParams, dirs: SideDirs, signal: Abo
   const candidate: number[] = [...(params.extend?.candidate ?? [])];
   const fresh = params.extend ? baseline.length + params.extend.pairs : Infinity;
   const peak = { baseline: 0, candidate: 0 };
-  const cpus = params.pinPairs ? pinnableCpus() : [];
+  const cpus = params.pinPairs ? shareOf(pinnableCpus(), params.cpuShare) : [];
   const runSide = async (side: Side, cpu: number | undefined): Promise<Run> => {
     const run = await runMetric(params.metric, dirs[side], signal, side === 'candidate' ? params.memoryLimitBytes : undefined, cpu);
     if (run.ok) {

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { allowedCpus, parseCpuList } from '../../src/process/cpus';
+import { allowedCpus, parseCpuList, shareOf } from '../../src/process/cpus';
 import { compare, cpuTimerInfo, sample } from '../../src/runner/measure';
 import type { MetricSpec } from '../../src/protocol/metric';
 
@@ -67,6 +67,23 @@ test('pinned pairs: both runs of a pair on one CPU, each CPU taking two pairs of
   const ordersOn = new Map<number, Set<number>>();
   result.baseline.forEach((cpu, pair) => ordersOn.set(cpu, (ordersOn.get(cpu) ?? new Set<number>()).add(pair % 2)));
   for (const [cpu, orders] of ordersOn) assert.equal(orders.size, 2, `CPU ${cpu} ran pairs of one order only`);
+});
+
+test("pinned pairs of a pool slot that times beside another stay on the slot's own CPUs", { skip: allowedCpus().length < 2 && 'needs Linux and two CPUs to choose from' }, async () => {
+  const metric: MetricSpec = { command: 'grep Cpus_allowed_list /proc/self/status', read: { regex: 'list:\\s+(\\d+)\\s*$' }, timeoutMs: 30_000, outputBytes: 1024 };
+  const policy = { minRuns: 4, maxRuns: 4, alpha: 0.05, noiseFloor: 0, direction: 'minimize' as const };
+  const result = await compare({ metric, policy, extend: { baseline: [], candidate: [], pairs: 4 }, pinPairs: true, cpuShare: { slot: 1, slots: 2 } }, dirs, new AbortController().signal, () => {});
+  assert.ok(result.ok);
+  const mine = allowedCpus().filter((_, i) => i % 2 === 1);
+  assert.ok([...result.baseline, ...result.candidate].every((cpu) => mine.includes(cpu)), `slot 1 of 2 ran on ${result.baseline}, not only on ${mine}`);
+});
+
+test("a slot's share of the CPUs: every slots-th from its own, or one it shares when the CPUs are fewer than the slots", () => {
+  assert.deepEqual(shareOf([0, 1, 2, 3], { slot: 1, slots: 2 }), [1, 3]);
+  assert.deepEqual(shareOf([0, 1, 2, 3], { slot: 0, slots: 3 }), [0, 3]);
+  assert.deepEqual(shareOf([0, 1], { slot: 3, slots: 4 }), [1]);
+  assert.deepEqual(shareOf([0, 1], undefined), [0, 1]);
+  assert.deepEqual(shareOf([], { slot: 1, slots: 2 }), []);
 });
 
 test('CPU lists are read as the kernel writes them', () => {

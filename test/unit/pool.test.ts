@@ -4,7 +4,9 @@ import { getEventListeners } from 'node:events';
 import { setImmediate as settle } from 'node:timers/promises';
 import type { EvaluationRequest, EvaluationResult, GateRequest, MeasureRequest, Overlay } from '../../src/protocol/evaluation';
 import { errorKind } from '../../src/protocol/errors';
-import { PoolEvaluator, type PoolSlot } from '../../src/evaluation/pool';
+import { localPool, PoolEvaluator, type PoolSlot } from '../../src/evaluation/pool';
+import type { CpuShare } from '../../src/protocol/runner';
+import type { RunnerClient } from '../../src/runner/client';
 
 /** A request in flight on a fake slot: the test ends it. */
 interface Started {
@@ -101,6 +103,26 @@ test('parallelTiming: timing metrics run side by side too', async () => {
   assert.deepEqual(running(fake.started), ['0:evaluate t1', '1:evaluate t2']);
   for (const s of fake.started) s.finish();
   await Promise.all(both);
+});
+
+test("parallelTiming: a local pool's slots pin their pairs to CPUs of their own; timings one at a time take all", async () => {
+  const sharesAsked = async (parallelTiming: boolean) => {
+    const shares: string[] = [];
+    const runners = [0, 1].map(
+      (slot) =>
+        ({
+          request: async (method: string, params: { cpuShare?: CpuShare }) => {
+            if (method === 'evaluate') shares.push(`${slot}:${JSON.stringify(params.cpuShare ?? 'all')}`);
+            return method === 'evaluate' ? { outcome: 'no-effect' } : {};
+          },
+        }) as unknown as RunnerClient,
+    );
+    const pool = localPool(runners, { workspace: '/ws', storageRoot: '/sandboxes' }, { parallelTiming });
+    await Promise.all([pool.evaluate(evaluation('t1', false)), pool.evaluate(evaluation('t2', false))]);
+    return shares.sort();
+  };
+  assert.deepEqual(await sharesAsked(true), ['0:{"slot":0,"slots":2}', '1:{"slot":1,"slots":2}']);
+  assert.deepEqual(await sharesAsked(false), ['0:"all"', '0:"all"']);
 });
 
 test("a slot's failure reaches its own request only; the slot serves the next one", async () => {
