@@ -507,8 +507,9 @@ class Loop {
         racer.comparison = compareRuns(racer.runs.baseline, racer.runs.candidate, alpha, maxRuns);
         return true;
       });
-      const worstOfBest = Math.max(...left.map(({ comparison: c }) => Math.min(sign * c!.ci[0], sign * c!.ci[1])));
-      left = left.filter(({ comparison: c }) => Math.max(sign * c!.ci[0], sign * c!.ci[1]) >= worstOfBest);
+      // The largest gain some candidate is sure of (the worse end of its interval): one that cannot reach it is behind.
+      const surestGain = Math.max(...left.map(({ comparison: c }) => Math.min(sign * c!.ci[0], sign * c!.ci[1])));
+      left = left.filter(({ comparison: c }) => Math.max(sign * c!.ci[0], sign * c!.ci[1]) >= surestGain);
     }
     const headToHead = racing.flatMap(({ lesson, comparison }) => (comparison ? [{ lesson: lesson.id, comparison }] : []));
     const best = left.reduce<(typeof left)[number] | undefined>((b, r) => (!b || sign * r.comparison!.change > sign * b.comparison!.change ? r : b), undefined);
